@@ -1,0 +1,14 @@
+FROM python:3.13-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN useradd --create-home console
+WORKDIR /app
+COPY pyproject.toml ./
+COPY config ./config
+COPY integrations ./integrations
+COPY prompts_library ./prompts_library
+RUN pip install --no-cache-dir .
+COPY . .
+RUN mkdir -p /app/var && chown console /app/var
+USER console
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "16"]

@@ -1,0 +1,133 @@
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
+
+
+def _headers_html(rows: list) -> str:
+    shown = masked_headers(rows)
+    if not shown:
+        return "—"
+    return format_html_join(
+        "", "<div><code>{}: {}</code></div>", ((h["name"], h["value"]) for h in shown)
+    )
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = ("name", "external_id", "created")
+    search_fields = ("name",)
+    show_full_result_count = False
+
+
+@admin.register(BedrockModel)
+class BedrockModelAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "provider",
+        "model_id",
+        "verified_badge",
+        "last_test",
+        "last_success_at",
+        "last_failure_at",
+    )
+    list_select_related = ("provider", "last_test")
+    list_filter = ("provider",)
+    search_fields = ("name", "provider__name", "model_id", "role_arn")
+    show_full_result_count = False
+    # Configuration changes go through the console's form, where they are validated and tested.
+    fields = (
+        "provider",
+        "name",
+        "role_arn",
+        "sts_endpoint",
+        "external_id",
+        "model_id",
+        "endpoint",
+        "headers_masked",
+        "request_json",
+        "verified_badge",
+        "last_test",
+        "last_success_at",
+        "last_failure_at",
+        "last_failure_reason",
+        "edit_in_console",
+    )
+    readonly_fields = (
+        "role_arn",
+        "sts_endpoint",
+        "external_id",
+        "model_id",
+        "endpoint",
+        "headers_masked",
+        "request_json",
+        "verified_badge",
+        "last_test",
+        "last_success_at",
+        "last_failure_at",
+        "last_failure_reason",
+        "edit_in_console",
+    )
+    raw_id_fields = ("provider",)
+
+    @admin.display(description="Status")
+    def verified_badge(self, obj: BedrockModel) -> str:
+        return "Verified" if obj.verified else "Unverified"
+
+    @admin.display(description="Headers")
+    def headers_masked(self, obj: BedrockModel) -> str:
+        return _headers_html(obj.headers)
+
+    @admin.display(description="Configuration")
+    def edit_in_console(self, obj: BedrockModel) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("integrations:edit", args=[obj.pk])
+        return format_html(
+            '<a href="{}">Edit and test in the console</a> (secret values are replaced there, by typing a new value)',
+            url,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ConnectionTest)
+class ConnectionTestAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "integration",
+        "status",
+        "failed_step",
+        "error_code",
+        "kind",
+        "created_by",
+        "created",
+        "sts_ms",
+        "invoke_ms",
+    )
+    list_select_related = ("integration__provider", "created_by")
+    list_filter = ("status", "kind", "failed_step")
+    search_fields = ("=id", "request_id", "error_code", "integration__name", "model_id", "role_arn")
+    date_hierarchy = "created"
+    show_full_result_count = False
+    exclude = ("headers",)
+    readonly_fields = ("headers_masked",)
+
+    @admin.display(description="Headers")
+    def headers_masked(self, obj: ConnectionTest) -> str:
+        return _headers_html(obj.headers)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "headers"] + ["headers_masked"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,417 @@
+"""The only module that touches boto3: the platform identity, AssumeRole (cached), InvokeModel.
+
+Every call goes to an endpoint that passed the endpoint policy, with connect and read
+timeouts, SigV4 signing (never a bearer token from the environment), bounded retries with
+jittered backoff for throttling, and no redirects (botocore does not follow them).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+from django.conf import settings
+from django.core.cache import cache
+
+from integrations import arns
+
+log = logging.getLogger(__name__)
+
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "ModelNotReadyException"}
+)
+EXPIRED_TOKEN_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
+
+
+class AwsCallFailed(Exception):
+    """A failed AWS call, described without any secret."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        request_id: str = "",
+        elapsed_ms: int | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.request_id = request_id
+        self.elapsed_ms = elapsed_ms
+
+
+@dataclass(frozen=True)
+class Identity:
+    arn: str | None
+    account: str | None
+    error: str | None = None
+
+    @property
+    def principal(self) -> str | None:
+        """The ARN a trust policy names: a role session (instance or task role) becomes its role."""
+        m = _ASSUMED_ROLE.fullmatch(self.arn or "")
+        return f"arn:{m[1]}:iam::{m[2]}:role/{m[3]}" if m else self.arn
+
+
+_ASSUMED_ROLE = re.compile(r"arn:(aws|aws-cn|aws-us-gov):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+")
+
+
+@dataclass(frozen=True)
+class AssumedCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
+    assumed_role_arn: str
+
+    def fresh(self, margin: int) -> bool:
+        return datetime.now(UTC) < self.expiration - timedelta(seconds=margin)
+
+
+@dataclass(frozen=True)
+class Assumed:
+    credentials: AssumedCredentials
+    cached: bool
+    elapsed_ms: int
+    retries: int
+
+
+@dataclass(frozen=True)
+class Invocation:
+    http_status: int
+    request_id: str
+    headers: dict[str, str]
+    body: bytes
+    body_bytes: int
+    truncated: bool
+    elapsed_ms: int
+    retries: int
+
+
+_session_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+_clients: dict[tuple[Any, ...], Any] = {}
+_extra_headers: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "extra_headers", default=()
+)
+
+
+def _boto_session() -> boto3.session.Session:
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session
+
+
+def _config(**overrides: Any) -> Config:
+    return Config(
+        region_name=settings.AWS_REGION,
+        # SigV4, explicitly: a bearer token in AWS_BEARER_TOKEN_BEDROCK must not replace the role.
+        signature_version="v4",
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+        # Retries are ours (see _with_retries), so that they are bounded and visible.
+        retries={"mode": "standard", "total_max_attempts": 1},
+        tcp_keepalive=True,
+        max_pool_connections=64,
+        **overrides,
+    )
+
+
+def _client(service: str, endpoint_url: str | None, credentials: AssumedCredentials | None):
+    key = (service, endpoint_url, credentials.access_key_id if credentials else None)
+    client = _clients.get(key)
+    if client is not None:
+        return client
+    # Creating clients from one session is not thread-safe; using them is.
+    with _session_lock:
+        client = _clients.get(key)
+        if client is None:
+            kwargs: dict[str, Any] = {"config": _config()}
+            if endpoint_url:
+                kwargs["endpoint_url"] = endpoint_url
+            if credentials:
+                kwargs.update(
+                    aws_access_key_id=credentials.access_key_id,
+                    aws_secret_access_key=credentials.secret_access_key,
+                    aws_session_token=credentials.session_token,
+                )
+            client = _boto_session().client(service, **kwargs)
+            if service == "bedrock-runtime":
+                client.meta.events.register(
+                    "before-sign.bedrock-runtime.InvokeModel", _sign_headers
+                )
+            _drop_stale_clients()
+            _clients[key] = client
+    return client
+
+
+def _drop_stale_clients() -> None:
+    # One client per set of temporary credentials: keep the cache from growing without bound.
+    if len(_clients) > 256:
+        for key in list(_clients)[:128]:
+            _clients.pop(key, None)
+
+
+def _sign_headers(request: Any, **_: Any) -> None:
+    # Runs before SigV4 signs the request, so the extra headers are signed into it.
+    for name, value in _extra_headers.get():
+        request.headers[name] = value
+
+
+def check_url(url: str, service: str) -> arns.Endpoint:
+    return arns.check_endpoint(url, service, settings.EXTRA_AWS_ENDPOINTS)
+
+
+# --- platform identity -------------------------------------------------------------------
+
+IDENTITY_CACHE_KEY = "aws:platform-identity"
+
+
+def platform_identity() -> Identity:
+    """Who the console is in AWS (the Principal for trust policies), looked up once and cached."""
+    cached = cache.get(IDENTITY_CACHE_KEY)
+    if cached is not None:
+        return Identity(**cached)
+    try:
+        reply = _client("sts", None, None).get_caller_identity()
+        identity = Identity(arn=reply["Arn"], account=reply["Account"])
+        timeout = 24 * 3600
+    except NoCredentialsError:
+        identity = Identity(None, None, "the console has no AWS credentials of its own")
+        timeout = 60
+    except ClientError as e:
+        identity = Identity(None, None, f"{_code(e)}: {_message(e)}")
+        timeout = 60
+    except BotoCoreError as e:
+        identity = Identity(None, None, f"STS could not be reached ({type(e).__name__})")
+        timeout = 60
+    cache.set(IDENTITY_CACHE_KEY, identity.__dict__, timeout)
+    return identity
+
+
+# --- AssumeRole ---------------------------------------------------------------------------
+
+_creds: dict[tuple[str, str, str], AssumedCredentials] = {}
+_creds_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_creds_locks_guard = threading.Lock()
+
+
+def _lock_for(key: tuple[str, str, str]) -> threading.Lock:
+    with _creds_locks_guard:
+        return _creds_locks.setdefault(key, threading.Lock())
+
+
+def forget_credentials(role_arn: str, external_id: str, sts_endpoint: str) -> None:
+    _creds.pop((role_arn, external_id, sts_endpoint), None)
+
+
+def assume_role(role_arn: str, external_id: str, sts_endpoint: str, session_name: str) -> Assumed:
+    """Temporary credentials for the role, reused until a margin before they expire.
+
+    Concurrent callers for the same (role, external id, endpoint) wait for one STS call.
+    """
+    key = (role_arn, external_id, sts_endpoint)
+    margin = settings.ASSUME_ROLE_REFRESH_MARGIN
+    started = time.monotonic()
+    hit = _creds.get(key)
+    if hit and hit.fresh(margin):
+        return Assumed(hit, True, _ms_since(started), 0)
+    with _lock_for(key):
+        hit = _creds.get(key)
+        if hit and hit.fresh(margin):
+            return Assumed(hit, True, _ms_since(started), 0)
+        check_url(sts_endpoint, "sts")
+        client = _client("sts", sts_endpoint, None)
+        kwargs: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": session_name,
+            "DurationSeconds": settings.ASSUME_ROLE_DURATION,
+        }
+        if external_id:
+            kwargs["ExternalId"] = external_id
+        reply, retries = _with_retries(lambda: client.assume_role(**kwargs), started)
+        c = reply["Credentials"]
+        creds = AssumedCredentials(
+            access_key_id=c["AccessKeyId"],
+            secret_access_key=c["SecretAccessKey"],
+            session_token=c["SessionToken"],
+            expiration=c["Expiration"],
+            assumed_role_arn=reply.get("AssumedRoleUser", {}).get("Arn", ""),
+        )
+        _creds[key] = creds
+        return Assumed(creds, False, _ms_since(started), retries)
+
+
+# --- InvokeModel --------------------------------------------------------------------------
+
+
+def invoke_model(
+    endpoint: str,
+    model_id: str,
+    body: bytes,
+    headers: Iterable[tuple[str, str]],
+    credentials: AssumedCredentials,
+    *,
+    keep_bytes: int,
+    max_bytes: int = 25_000_000,
+    deadline_s: float | None = None,
+) -> Invocation:
+    """Call InvokeModel and read at most max_bytes of the answer within deadline_s.
+
+    The body is read in chunks against a wall-clock deadline, so an endpoint that drips
+    one byte at a time cannot hold a test past its time.
+    """
+    check_url(endpoint, "bedrock-runtime")
+    client = _client("bedrock-runtime", endpoint, credentials)
+    started = time.monotonic()
+    deadline = started + (deadline_s or settings.AWS_READ_TIMEOUT)
+    token = _extra_headers.set(tuple(headers))
+    try:
+        reply, retries = _with_retries(
+            lambda: client.invoke_model(
+                modelId=model_id,
+                body=body,
+                contentType="application/json",
+                accept="application/json",
+            ),
+            started,
+        )
+    finally:
+        _extra_headers.reset(token)
+    meta = reply["ResponseMetadata"]
+    stream = reply["body"]
+    chunks: list[bytes] = []
+    size = 0
+    raw = getattr(stream, "_raw_stream", None)
+    read = getattr(raw, "read1", None) or stream.read
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise AwsCallFailed(
+                    "ResponseTimeout",
+                    "The response body did not arrive in time.",
+                    http_status=meta.get("HTTPStatusCode"),
+                    request_id=meta.get("RequestId", ""),
+                    elapsed_ms=_ms_since(started),
+                )
+            # read1 returns what has arrived instead of waiting for a full chunk, so the
+            # deadline is checked even while an endpoint drips bytes slowly.
+            chunk = read(64 * 1024)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise AwsCallFailed(
+                    "ResponseTooLarge",
+                    f"The response is larger than {max_bytes:,} bytes.",
+                    http_status=meta.get("HTTPStatusCode"),
+                    request_id=meta.get("RequestId", ""),
+                    elapsed_ms=_ms_since(started),
+                )
+            chunks.append(chunk)
+    except (ReadTimeoutError, BotoCoreError) as e:
+        raise _translate(e, started) from None
+    finally:
+        stream.close()
+    data = b"".join(chunks)
+    return Invocation(
+        http_status=meta.get("HTTPStatusCode", 0),
+        request_id=meta.get("RequestId", ""),
+        headers={k.lower(): v for k, v in meta.get("HTTPHeaders", {}).items()},
+        body=data,
+        body_bytes=size,
+        truncated=size > keep_bytes,
+        elapsed_ms=_ms_since(started),
+        retries=retries,
+    )
+
+
+# --- errors and retries -------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _with_retries(call: Callable[[], T], started: float) -> tuple[T, int]:
+    attempts = settings.AWS_MAX_ATTEMPTS
+    for attempt in range(attempts):
+        try:
+            return call(), attempt
+        except ClientError as e:
+            if _code(e) in THROTTLING_CODES and attempt + 1 < attempts:
+                # Full jitter (AWS architecture blog): spread retries of many callers apart.
+                time.sleep(random.uniform(0, min(4.0, 0.2 * 2**attempt)))  # noqa: S311
+                continue
+            raise _translate(e, started) from None
+        except BotoCoreError as e:
+            raise _translate(e, started) from None
+    raise AssertionError("unreachable")
+
+
+def _code(e: ClientError) -> str:
+    return str(e.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _message(e: ClientError) -> str:
+    return str(e.response.get("Error", {}).get("Message", "")) or str(e)
+
+
+def _translate(e: Exception, started: float) -> AwsCallFailed:
+    elapsed = _ms_since(started)
+    if isinstance(e, ClientError):
+        meta = e.response.get("ResponseMetadata", {})
+        return AwsCallFailed(
+            _code(e),
+            _message(e),
+            http_status=meta.get("HTTPStatusCode"),
+            request_id=meta.get("RequestId", ""),
+            elapsed_ms=elapsed,
+        )
+    if isinstance(e, ConnectTimeoutError):
+        return AwsCallFailed(
+            "ConnectTimeout",
+            "The endpoint did not accept a connection in time.",
+            elapsed_ms=elapsed,
+        )
+    if isinstance(e, ReadTimeoutError):
+        return AwsCallFailed(
+            "ReadTimeout", "The endpoint did not answer in time.", elapsed_ms=elapsed
+        )
+    if isinstance(e, EndpointConnectionError):
+        return AwsCallFailed(
+            "EndpointUnreachable", "The endpoint could not be reached.", elapsed_ms=elapsed
+        )
+    if isinstance(e, NoCredentialsError):
+        return AwsCallFailed(
+            "NoPlatformCredentials",
+            "The console has no AWS credentials of its own.",
+            elapsed_ms=elapsed,
+        )
+    return AwsCallFailed(
+        type(e).__name__, "The AWS call failed before an answer arrived.", elapsed_ms=elapsed
+    )
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,317 @@
+"""Model families: the native InvokeModel request body and where the answer is in the response.
+
+Pure Python (no Django, no boto3). The JMESPath expressions come from the table in
+``shared/reference/bedrock.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Final
+
+import jmespath
+from jmespath.parser import ParsedResult
+
+from integrations.arns import InvalidValue, ModelRef, parse_model_id
+
+__all__ = [
+    "FAMILIES",
+    "INPUT_TOKENS_HEADER",
+    "OUTPUT_TOKENS_HEADER",
+    "Extracted",
+    "Family",
+    "default_request_json",
+    "detect_family",
+    "extract",
+]
+
+INPUT_TOKENS_HEADER: Final = "x-amzn-bedrock-input-token-count"
+OUTPUT_TOKENS_HEADER: Final = "x-amzn-bedrock-output-token-count"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family. ``*_path`` are JMESPath expressions; a token path of None means the
+    counts are only in the response headers. ``model_prefixes`` match base model ids."""
+
+    key: str
+    label: str
+    request_template: dict[str, Any] = field(hash=False, compare=False)
+    text_path: str
+    input_tokens_path: str | None
+    output_tokens_path: str | None
+    model_prefixes: tuple[str, ...] = ()
+
+    def new_request(self) -> dict[str, Any]:
+        """A deep copy of the request template, safe to modify."""
+        return copy.deepcopy(self.request_template)
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What :func:`extract` found. ``text_error`` says why ``text`` is None."""
+
+    text: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    text_error: str | None
+    family_key: str | None = None  # the family whose text path matched
+
+
+_LLAMA_PROMPT = (
+    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+
+FAMILIES: Final[dict[str, Family]] = {
+    family.key: family
+    for family in (
+        Family(
+            key="anthropic",
+            label="Anthropic Claude (Messages)",
+            request_template={
+                "anthropic_version": "bedrock-2023-05-31",
+                "max_tokens": 256,
+                "messages": [{"role": "user", "content": "Hi"}],
+            },
+            text_path="content[?type=='text'].text | [0]",
+            input_tokens_path="usage.input_tokens",
+            output_tokens_path="usage.output_tokens",
+            model_prefixes=("anthropic.",),
+        ),
+        Family(
+            key="nova",
+            label="Amazon Nova",
+            request_template={
+                "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
+                "inferenceConfig": {"maxTokens": 256},
+            },
+            text_path="output.message.content[0].text",
+            input_tokens_path="usage.inputTokens",
+            output_tokens_path="usage.outputTokens",
+            model_prefixes=("amazon.nova-",),
+        ),
+        Family(
+            key="titan",
+            label="Amazon Titan Text",
+            request_template={
+                "inputText": "User: Hi\nBot:",
+                "textGenerationConfig": {"maxTokenCount": 256},
+            },
+            text_path="results[0].outputText",
+            input_tokens_path="inputTextTokenCount",
+            output_tokens_path="results[0].tokenCount",
+            model_prefixes=("amazon.titan-text",),
+        ),
+        Family(
+            key="llama",
+            label="Meta Llama 3",
+            request_template={"prompt": _LLAMA_PROMPT, "max_gen_len": 256},
+            text_path="generation",
+            input_tokens_path="prompt_token_count",
+            output_tokens_path="generation_token_count",
+            model_prefixes=("meta.llama",),
+        ),
+        Family(
+            key="mistral",
+            label="Mistral",
+            request_template={"prompt": "<s>[INST] Hi [/INST]", "max_tokens": 256},
+            text_path="outputs[0].text",
+            input_tokens_path=None,
+            output_tokens_path=None,
+            model_prefixes=("mistral.",),
+        ),
+        Family(
+            key="cohere",
+            label="Cohere Command R",
+            request_template={"message": "Hi", "max_tokens": 256},
+            text_path="text",
+            input_tokens_path=None,
+            output_tokens_path=None,
+            model_prefixes=("cohere.command-r",),
+        ),
+        Family(
+            key="ai21",
+            label="AI21 Jamba",
+            request_template={
+                "messages": [{"role": "user", "content": "Hi"}],
+                "max_tokens": 256,
+            },
+            text_path="choices[0].message.content",
+            input_tokens_path="usage.prompt_tokens",
+            output_tokens_path="usage.completion_tokens",
+            model_prefixes=("ai21.jamba",),
+        ),
+    )
+}
+
+_DEFAULT_FAMILY: Final = "anthropic"
+_MISSING_TEXT = {
+    "anthropic": "The response has no 'content' text block.",
+    "nova": "The response has no text in output.message.content.",
+    "titan": "The response has no 'results' entry with outputText.",
+    "llama": "The response has no 'generation' field.",
+    "mistral": "The response has no 'outputs' entry with text.",
+    "cohere": "The response has no 'text' field.",
+    "ai21": "The response has no 'choices' entry with message content.",
+}
+
+
+@cache
+def _compiled(expression: str) -> ParsedResult:
+    return jmespath.compile(expression)
+
+
+def detect_family(model_id_or_ref: str | ModelRef | None) -> Family | None:
+    """The family of a model id, ARN or :class:`ModelRef`; None when the foundation model
+    can't be known (application profiles, provisioned models…) or is not a known family."""
+    if model_id_or_ref is None:
+        return None
+    if isinstance(model_id_or_ref, ModelRef):
+        ref = model_id_or_ref
+    else:
+        try:
+            ref = parse_model_id(model_id_or_ref)
+        except InvalidValue:
+            return None
+    base = ref.base_model_id
+    if not base:
+        return None
+    base = base.lower()
+    for family in FAMILIES.values():
+        if base.startswith(family.model_prefixes):
+            return family
+    return None
+
+
+def default_request_json(family: Family | None) -> str:
+    """The family's minimal request body as pretty JSON (Anthropic's when ``family`` is None)."""
+    chosen = family if family is not None else FAMILIES[_DEFAULT_FAMILY]
+    return json.dumps(chosen.request_template, indent=2, ensure_ascii=False)
+
+
+def _as_count(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value.strip())
+    return None
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> int | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name:
+            return _as_count(value)
+    return None
+
+
+def _search(expression: str | None, data: object) -> object:
+    if expression is None:
+        return None
+    try:
+        return _compiled(expression).search(data)
+    except jmespath.exceptions.JMESPathError:
+        return None
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return f"a {type(value).__name__}"
+
+
+def _error_message(response: dict[str, Any]) -> str | None:
+    for key in ("message", "Message", "errorMessage"):
+        value = response.get(key)
+        if isinstance(value, str) and value:
+            clipped = value if len(value) <= 200 else value[:199] + "…"
+            return f"The response carries an error message instead of text: {clipped}"
+    return None
+
+
+def extract(
+    family: Family | None, response: object, headers: Mapping[str, str] | None = None
+) -> Extracted:
+    """Find the answer text and token counts in a parsed InvokeModel response body.
+
+    ``response`` is the decoded JSON (bytes or str are decoded here). With ``family`` None,
+    every family's text path is tried in turn. Token counts fall back to the
+    ``x-amzn-bedrock-*-token-count`` response headers.
+    """
+    header_in = _header(headers, INPUT_TOKENS_HEADER)
+    header_out = _header(headers, OUTPUT_TOKENS_HEADER)
+
+    def failed(reason: str) -> Extracted:
+        return Extracted(None, header_in, header_out, reason, None)
+
+    if isinstance(response, bytes | bytearray):
+        try:
+            response = response.decode("utf-8")
+        except UnicodeDecodeError:
+            return failed("The response body is not UTF-8 text.")
+    if isinstance(response, str):
+        if not response.strip():
+            return failed("The response body is empty.")
+        try:
+            response = json.loads(response)
+        except ValueError:
+            return failed("The response body is not JSON.")
+    if not isinstance(response, dict):
+        return failed(f"The response is {_describe(response)}, not a JSON object.")
+    if not response:
+        return failed("The response is an empty JSON object.")
+
+    candidates = [family] if family is not None else list(FAMILIES.values())
+    matched: Family | None = None
+    text: str | None = None
+    text_error: str | None = None
+    for candidate in candidates:
+        found = _search(candidate.text_path, response)
+        if isinstance(found, str):
+            matched, text = candidate, found
+            break
+        if family is not None and found is not None:
+            text_error = f"The text at {candidate.text_path} is {_describe(found)}, not a string."
+    if text is None and text_error is None:
+        text_error = _error_message(response)
+        if text_error is None:
+            if family is not None:
+                text_error = _MISSING_TEXT.get(
+                    family.key, f"The response has no text at {family.text_path}."
+                )
+            else:
+                text_error = (
+                    "None of the known response shapes (Anthropic, Nova, Titan, Llama, "
+                    "Mistral, Cohere, AI21) has text in this response."
+                )
+
+    token_family = matched or family
+    body_in = _as_count(_search(token_family.input_tokens_path, response)) if token_family else None
+    body_out = (
+        _as_count(_search(token_family.output_tokens_path, response)) if token_family else None
+    )
+    return Extracted(
+        text=text,
+        input_tokens=body_in if body_in is not None else header_in,
+        output_tokens=body_out if body_out is not None else header_out,
+        text_error=text_error,
+        family_key=matched.key if matched else None,
+    )

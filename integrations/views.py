@@ -1,0 +1,234 @@
+import json
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from integrations import arns, aws, families, services
+from integrations.forms import IntegrationForm, provider_external_id
+from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
+
+# How long a status request waits server-side for the test to move on, and how often it looks.
+STATUS_WAIT_SECONDS = 15.0
+STATUS_POLL_SECONDS = 0.02
+
+staff_required = staff_member_required(login_url=settings.LOGIN_URL)
+
+
+@staff_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    providers = Provider.objects.prefetch_related(
+        Prefetch(
+            "models",
+            queryset=BedrockModel.objects.select_related("last_test").order_by("name"),
+        )
+    )
+    return render(request, "integrations/home.html", {"providers": providers})
+
+
+def _step1_context(form: IntegrationForm) -> dict:
+    """Step 1's ready-to-copy policies for the values in the form (or its initial values)."""
+    value = form.data.get if form.is_bound else (lambda k, d="": form.initial.get(k, d))
+    external_id = value("external_id", "") or ""
+    identity = aws.platform_identity()
+    model_text = (value("model_id", "") or "").strip()
+    permission, permission_error = None, None
+    if model_text:
+        try:
+            model = arns.parse_model_id(model_text)
+            endpoint_region = None
+            try:
+                endpoint_region = arns.check_endpoint(
+                    value("endpoint", "") or "", "bedrock-runtime", settings.EXTRA_AWS_ENDPOINTS
+                ).region
+            except arns.InvalidValue:
+                pass
+            permission = arns.permission_policy(
+                model, model.region or endpoint_region or settings.AWS_REGION
+            )
+        except arns.InvalidValue as e:
+            permission_error = str(e)
+    try:
+        external_id = arns.validate_external_id(external_id)
+    except arns.InvalidValue:
+        external_id = "EXTERNAL_ID_FROM_STEP_2"
+    return {
+        "identity": identity,
+        "trust_policy": json.dumps(arns.trust_policy(identity.principal, external_id), indent=2),
+        "permission_policy": json.dumps(permission, indent=2) if permission else None,
+        "permission_error": permission_error,
+    }
+
+
+def _render_setup(request, form, integration=None, status=200):
+    context = {"form": form, "integration": integration, **_step1_context(form)}
+    return render(request, "integrations/setup.html", context, status=status)
+
+
+@staff_required
+def new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _save(request, None)
+    initial = {
+        "external_id": arns.generate_external_id(),
+        "sts_endpoint": arns.default_sts_endpoint(settings.AWS_REGION),
+        "endpoint": arns.default_bedrock_endpoint(settings.AWS_REGION),
+        "request_json": families.default_request_json(None),
+    }
+    provider = (
+        Provider.objects.filter(pk=request.GET.get("provider") or 0).first()
+        if (request.GET.get("provider", "").isdigit())
+        else None
+    )
+    if provider:
+        initial.update(provider_name=provider.name, external_id=provider.external_id)
+    return _render_setup(request, IntegrationForm(initial=initial))
+
+
+@staff_required
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = get_object_or_404(BedrockModel.objects.select_related("provider"), pk=pk)
+    if request.method == "POST":
+        return _save(request, integration)
+    return _render_setup(request, IntegrationForm(instance=integration), integration)
+
+
+def _save(request: HttpRequest, integration: BedrockModel | None) -> HttpResponse:
+    form = IntegrationForm(request.POST, instance=integration)
+    if not form.is_valid():
+        return _render_setup(request, form, integration, status=400)
+    try:
+        saved = services.save_integration(
+            provider_name=form.cleaned_data["provider_name"],
+            model_name=form.cleaned_data["model_name"],
+            config=form.configuration(),
+            integration=integration,
+        )
+    except services.NotTested:
+        form.add_error(
+            None, "Run Test on exactly these values, and wait for Success, before saving."
+        )
+        return _render_setup(request, form, integration, status=400)
+    messages.success(request, f"Saved {saved}.")
+    return redirect(saved)
+
+
+@staff_required
+@require_POST
+def test(request: HttpRequest) -> HttpResponse:
+    """Validate the form; if it is valid, queue a test and show its live status."""
+    integration = None
+    if request.POST.get("integration", "").isdigit():
+        integration = get_object_or_404(BedrockModel, pk=request.POST["integration"])
+    form = IntegrationForm(request.POST, instance=integration)
+    context = {"form": form, "test": None, "queue_error": None}
+    if form.is_valid():
+        try:
+            context["test"] = services.start_test(form.configuration(), request.user, integration)
+        except services.QueueUnavailable:
+            context["queue_error"] = (
+                "The task queue is unavailable, so the test could not start. Nothing was saved; "
+                "your values are still in the form. Try again in a moment."
+            )
+    return render(request, "integrations/test_outcome.html", context)
+
+
+@staff_required
+@require_POST
+def retest(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = get_object_or_404(BedrockModel, pk=pk)
+    try:
+        services.start_test(integration.configuration(), request.user, integration)
+    except services.QueueUnavailable:
+        messages.error(request, "The task queue is unavailable, so the test could not start.")
+    if request.htmx:
+        return HttpResponseClientRedirect(integration.get_absolute_url())
+    return redirect(integration)
+
+
+@staff_required
+@require_GET
+def test_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The test's status; with ?after=<status>, wait until it has moved past that status."""
+    after = request.GET.get("after")
+    if after:
+        deadline = time.monotonic() + STATUS_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            status = ConnectionTest.objects.filter(pk=pk).values_list("status", flat=True).first()
+            if status is None or status != after:
+                break
+            time.sleep(STATUS_POLL_SECONDS)
+        services.reap_stale_tests(pk)
+    test = get_object_or_404(ConnectionTest.objects.select_related("integration"), pk=pk)
+    template = "integrations/test_status.html"
+    if request.htmx:
+        template += "#status"
+    return render(request, template, {"test": test})
+
+
+@staff_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = get_object_or_404(
+        BedrockModel.objects.select_related("provider", "last_test"), pk=pk
+    )
+    history = integration.tests.select_related("created_by")[:50]
+    try:
+        prompt_new_url = reverse("prompts_library:new")
+    except NoReverseMatch:
+        prompt_new_url = None
+    context = {
+        "integration": integration,
+        "history": history,
+        "masked_headers": masked_headers(integration.headers),
+        "prompt_new_url": prompt_new_url,
+    }
+    return render(request, "integrations/detail.html", context)
+
+
+@staff_required
+@require_POST
+def assist(request: HttpRequest) -> HttpResponse:
+    """As the admin types: provider's External ID, endpoint and body for the model, policies."""
+    data = request.POST
+    suggestions: dict[str, str] = {}
+    external_id = provider_external_id(data.get("provider_name", ""))
+    if external_id and data.get("external_id_auto") == "1":
+        suggestions["external_id"] = external_id
+    model = None
+    try:
+        model = arns.parse_model_id(data.get("model_id", "").strip())
+    except arns.InvalidValue:
+        pass
+    if model is not None:
+        if model.region and data.get("endpoint_auto") == "1":
+            suggestions["endpoint"] = arns.default_bedrock_endpoint(
+                model.region, model.partition or "aws"
+            )
+        family = families.detect_family(model)
+        current = data.get("request_json", "").strip()
+        defaults = {families.default_request_json(f).strip() for f in families.FAMILIES.values()}
+        if family and (not current or current in defaults):
+            suggestions["request_json"] = families.default_request_json(family)
+    form = IntegrationForm(data)
+    form.is_bound = True
+    context = {"suggestions": suggestions, "form": form, **_step1_context(form)}
+    if (model is not None and "endpoint" in suggestions) or data.get("endpoint"):
+        try:
+            endpoint = arns.check_endpoint(
+                suggestions.get("endpoint") or data.get("endpoint", ""),
+                "bedrock-runtime",
+                settings.EXTRA_AWS_ENDPOINTS,
+            )
+            context["region_warning"] = arns.region_mismatch(model, endpoint) if model else None
+        except arns.InvalidValue:
+            pass
+    return render(request, "integrations/assist.html", context)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PromptsLibraryConfig(AppConfig):
+    name = "prompts_library"
+    verbose_name = "Prompts and Requests Library"

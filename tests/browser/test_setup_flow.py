@@ -1,0 +1,76 @@
+"""An administrator connects a model through the four steps, in Debian's Chromium."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from integrations.models import BedrockModel
+from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+from tests.browser.conftest import sign_in
+from tests.conftest import SANDBOX_URL
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def fill_step_2(page, external_id=DEMO_EXTERNAL_ID):
+    page.get_by_label("Provider Name").fill("Bedrock Anthropic")
+    page.get_by_label("Model Name").fill("Haiku")
+    page.get_by_label("IAM Role ARN").fill(DEMO_ROLE_ARN)
+    page.get_by_label("Amazon STS API").fill(SANDBOX_URL + "/?Action=AssumeRole&Version=2011-06-15")
+    page.get_by_label("External ID").fill(external_id)
+    page.get_by_label("Amazon Bedrock ARN").fill(DEMO_MODEL_ID)
+    page.get_by_label("Endpoint").fill(SANDBOX_URL)
+
+
+def test_it_tests_saves_and_verifies(page, alice, sandbox, celery_worker):
+    sign_in(page, "alice", "alice-password-long")
+    page.goto("/integrations/new/")
+    expect(page.get_by_text("Gather required information")).to_be_visible()
+    fill_step_2(page)
+    save = page.get_by_role("button", name="Save")
+    expect(save).to_be_disabled()
+
+    page.get_by_role("button", name="Test").click()
+    result = page.locator("#test-result")
+    expect(result.get_by_role("heading", name="Success")).to_be_visible()
+    expect(result).to_contain_text("Hello from the Bedrock sandbox. You said: Hi")
+    expect(result).to_contain_text("Tokens")
+    expect(save).to_be_enabled()
+
+    # any edit disables Save until the values are tested again; undoing the edit restores it
+    page.get_by_label("Model Name").fill("Haiku 2")
+    expect(save).to_be_disabled()
+    page.get_by_label("Model Name").fill("Haiku")
+    expect(save).to_be_enabled()
+
+    save.click()
+    page.wait_for_url(re.compile(r"/integrations/\d+/$"))
+    expect(page.locator(".page-head .badge")).to_have_text("Verified")
+    integration = BedrockModel.objects.get()
+    assert integration.sts_endpoint == SANDBOX_URL  # the pasted ?Action=AssumeRole was normalised
+    assert page.csp_violations == []
+
+
+def test_a_wrong_external_id_shows_failed_with_its_hint(page, alice, sandbox, celery_worker):
+    sign_in(page, "alice", "alice-password-long")
+    page.goto("/integrations/new/")
+    fill_step_2(page, external_id="not-the-configured-one")
+    page.get_by_role("button", name="Test").click()
+    result = page.locator("#test-result")
+    expect(result.get_by_role("heading", name="Failed")).to_be_visible()
+    expect(result).to_contain_text("AccessDenied")
+    expect(result).to_contain_text("trust policy")
+    expect(result).to_contain_text("arn:aws:iam::123456789012:user/bedrock-console-platform")
+    expect(page.get_by_role("button", name="Save")).to_be_disabled()
+    assert BedrockModel.objects.count() == 0
+
+
+def test_bad_values_are_explained_beside_their_fields(page, alice, sandbox):
+    sign_in(page, "alice", "alice-password-long")
+    page.goto("/integrations/new/")
+    fill_step_2(page)
+    page.get_by_label("IAM Role ARN").fill("arn:aws:iam::123:role/x")
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#errors-role_arn")).to_contain_text("12 digits")
+    expect(page.locator("#test-result")).to_contain_text("Not tested")

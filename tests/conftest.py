@@ -1,0 +1,209 @@
+"""Shared fixtures: the sandbox (AWS stand-in), a real Celery worker process, and the users.
+
+The narrative: alice is the platform administrator (staff, superuser), bob a staff member,
+charlie has an account but is not staff.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SANDBOX_PORT = _free_port()
+SANDBOX_URL = f"http://127.0.0.1:{SANDBOX_PORT}"
+QUEUE = f"tests-{uuid.uuid4().hex[:8]}"
+
+# The console's own AWS identity is the sandbox's platform key pair; set before boto3 reads it.
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIASANDBOXPLATFORM0",
+    "AWS_SECRET_ACCESS_KEY": "sandbox-platform-secret-key-not-for-aws",
+    "AWS_ENDPOINT_URL_STS": SANDBOX_URL,
+    "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "EXTRA_AWS_ENDPOINTS": SANDBOX_URL,
+    "CELERY_QUEUE": QUEUE,
+    "CACHE_KEY_PREFIX": QUEUE,
+}
+os.environ.update(TEST_ENV)
+for leftover in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK"):
+    os.environ.pop(leftover, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _console_settings():
+    from django.conf import settings
+
+    from config.celery import app
+
+    settings.EXTRA_AWS_ENDPOINTS = [SANDBOX_URL]
+    app.conf.task_default_queue = QUEUE
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    from integrations.sandbox.server import SandboxServer
+
+    server = SandboxServer(port=SANDBOX_PORT).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The sandbox, reset before each test; aws.py's caches are cleared too."""
+    from django.core.cache import cache
+
+    from integrations import aws
+
+    sandbox_server.state.reset()
+    aws._creds.clear()
+    cache.delete(aws.IDENTITY_CACHE_KEY)
+    return sandbox_server
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    user = s.get("USER") or ""
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+class Worker:
+    def __init__(self, log_path: Path, env: dict[str, str], concurrency: int) -> None:
+        self.log_path = log_path
+        self.env = env
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> Worker:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "-Q",
+                QUEUE,
+                "--concurrency",
+                str(self.concurrency),
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"{QUEUE}-{uuid.uuid4().hex[:4]}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        start_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early: {self.log_path.read_text()[-3000:]}")
+            text = self.log_path.read_bytes()[start_offset:].decode(errors="replace")
+            if " ready." in text:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.proc and self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker, sandbox_server) -> dict[str, str]:
+    with django_db_blocker.unblock():
+        url = _database_url()
+    env = {
+        **os.environ,
+        **TEST_ENV,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker(worker_env, tmp_path_factory):
+    worker = Worker(tmp_path_factory.mktemp("worker") / "worker.log", worker_env, 8).start()
+    yield worker
+    worker.stop()
+
+
+def wait_for_test(pk: int, timeout: float = 30):
+    """Wait until the connection test has ended; returns the row."""
+    from integrations.models import ConnectionTest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        test = ConnectionTest.objects.get(pk=pk)
+        if test.is_terminal:
+            return test
+        time.sleep(0.05)
+    raise AssertionError(f"test {pk} did not end within {timeout}s (status {test.status})")
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user(
+        "alice", "alice@example.org", "alice-password-long", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user(
+        "bob", "bob@example.org", "bob-password-long", is_staff=True
+    )
+
+
+@pytest.fixture
+def charlie(django_user_model):
+    return django_user_model.objects.create_user(
+        "charlie", "charlie@example.org", "charlie-password-long"
+    )
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client

@@ -1,0 +1,139 @@
+"""The setup page: four numbered steps, step 1's generated policies, step 2's labelled fields."""
+
+import json
+import re
+
+import pytest
+
+from integrations.models import Provider
+
+
+@pytest.mark.django_db
+class TestNewPage:
+    def test_it_shows_the_four_steps_and_the_labelled_fields(self, alice_client, sandbox):
+        r = alice_client.get("/integrations/new/")
+        assert r.status_code == 200
+        for step in (
+            "Gather required information",
+            "Enter integration details and Test",
+            "Save",
+            "Start using configured models",
+        ):
+            assert step in r.text
+        for label in (
+            "Provider Name",
+            "Model Name",
+            "IAM Role ARN",
+            "Amazon STS API",
+            "External ID",
+            "Amazon Bedrock ARN",
+            "Endpoint",
+            "Header name",
+            "Header value",
+            "Secret",
+            "Request JSON",
+        ):
+            assert re.search(rf">\s*{label}\s*<", r.text), label
+        assert ">Test</button>" in r.text
+        assert re.search(r'id="save-button"[^>]*disabled', r.text)
+
+    def test_it_generates_the_trust_policy_for_the_platform_identity(self, alice_client, sandbox):
+        r = alice_client.get("/integrations/new/")
+        trust = json.loads(
+            r.text.split('id="trust-policy" class="code">')[1]
+            .split("</pre>")[0]
+            .replace("&quot;", '"')
+        )
+        statement = trust["Statement"][0]
+        assert (
+            statement["Principal"]["AWS"]
+            == "arn:aws:iam::123456789012:user/bedrock-console-platform"
+        )
+        assert statement["Action"] == "sts:AssumeRole"
+        external_id = statement["Condition"]["StringEquals"]["sts:ExternalId"]
+        assert f'value="{external_id}"' in r.text
+        assert len(external_id) >= 32
+
+    def test_it_caches_the_platform_identity(self, alice_client, sandbox):
+        alice_client.get("/integrations/new/")
+        alice_client.get("/integrations/new/")
+        assert sandbox.state.stats()["get_caller_identity_calls"] == 1
+
+    def test_it_says_unknown_without_platform_credentials(self, alice_client, sandbox, monkeypatch):
+        from integrations import aws
+
+        monkeypatch.setattr(aws, "_session", None)
+        monkeypatch.setattr(aws, "_clients", {})
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        r = alice_client.get("/integrations/new/")
+        assert "<strong>unknown</strong>" in r.text
+        assert "no AWS credentials" in r.text
+        monkeypatch.setattr(aws, "_session", None)
+
+    def test_it_prefills_the_providers_external_id(self, alice_client, sandbox):
+        provider = Provider.objects.create(
+            name="Bedrock Anthropic", external_id="provider-ext-id-1"
+        )
+        r = alice_client.get(f"/integrations/new/?provider={provider.pk}")
+        assert 'value="provider-ext-id-1"' in r.text
+
+    def test_it_requires_a_signed_in_staff_user(self, client, charlie):
+        assert client.get("/integrations/new/").status_code == 302
+        client.force_login(charlie)
+        r = client.get("/integrations/new/")
+        assert r.status_code == 302 and "/accounts/login/" in r.url
+
+    def test_it_sends_a_strict_content_security_policy(self, alice_client, sandbox):
+        r = alice_client.get("/integrations/new/")
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "<script>" not in r.text and " onclick=" not in r.text
+
+
+@pytest.mark.django_db
+class TestAssist:
+    def test_it_prefills_endpoint_and_body_for_the_models_family_and_region(
+        self, alice_client, sandbox
+    ):
+        r = alice_client.post(
+            "/integrations/assist/",
+            {
+                "model_id": "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0",
+                "endpoint_auto": "1",
+                "request_json": "",
+            },
+            HTTP_HX_REQUEST="true",
+        )
+        assert "https://bedrock-runtime.eu-west-1.amazonaws.com" in r.text
+        assert "inferenceConfig" in r.text
+        assert "foundation-model/amazon.nova-lite-v1:0" in r.text  # permission policy
+
+    def test_it_flags_an_endpoint_in_another_region(self, alice_client, sandbox):
+        r = alice_client.post(
+            "/integrations/assist/",
+            {
+                "model_id": "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0",
+                "endpoint_auto": "0",
+                "endpoint": "https://bedrock-runtime.us-east-1.amazonaws.com",
+            },
+            HTTP_HX_REQUEST="true",
+        )
+        assert 'class="warning"' in r.text and "eu-west-1" in r.text
+
+    def test_it_keeps_a_request_json_the_admin_wrote(self, alice_client, sandbox):
+        r = alice_client.post(
+            "/integrations/assist/",
+            {"model_id": "amazon.nova-lite-v1:0", "request_json": '{"mine": true}'},
+            HTTP_HX_REQUEST="true",
+        )
+        assert "input-request_json" not in r.text
+
+    def test_it_prefills_an_existing_providers_external_id(self, alice_client, sandbox):
+        Provider.objects.create(name="Bedrock Anthropic", external_id="the-providers-id")
+        r = alice_client.post(
+            "/integrations/assist/",
+            {"provider_name": "bedrock anthropic", "external_id_auto": "1"},
+            HTTP_HX_REQUEST="true",
+        )
+        assert 'value="the-providers-id"' in r.text
