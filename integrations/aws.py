@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import boto3
 from botocore.config import Config
@@ -157,7 +157,7 @@ def _client(service: str, endpoint_url: str | None, credentials: AssumedCredenti
                     aws_secret_access_key=credentials.secret_access_key,
                     aws_session_token=credentials.session_token,
                 )
-            client = _boto_session().client(service, **kwargs)
+            client = cast(Any, _boto_session()).client(service, **kwargs)
             if service == "bedrock-runtime":
                 client.meta.events.register(
                     "before-sign.bedrock-runtime.InvokeModel", _sign_headers

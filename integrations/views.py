@@ -1,5 +1,7 @@
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from integrations import arns, aws, families, services
 from integrations.forms import IntegrationForm, provider_external_id
@@ -19,7 +22,11 @@ from integrations.models import BedrockModel, ConnectionTest, Provider, masked_h
 STATUS_WAIT_SECONDS = 15.0
 STATUS_POLL_SECONDS = 0.02
 
-staff_required = staff_member_required(login_url=settings.LOGIN_URL)
+staff_required: Callable[..., Any] = staff_member_required(login_url=settings.LOGIN_URL)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 @staff_required
@@ -129,7 +136,7 @@ def test(request: HttpRequest) -> HttpResponse:
     if request.POST.get("integration", "").isdigit():
         integration = get_object_or_404(BedrockModel, pk=request.POST["integration"])
     form = IntegrationForm(request.POST, instance=integration)
-    context = {"form": form, "test": None, "queue_error": None}
+    context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
     if form.is_valid():
         try:
             context["test"] = services.start_test(form.configuration(), request.user, integration)
@@ -143,7 +150,7 @@ def test(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_POST
-def retest(request: HttpRequest, pk: int) -> HttpResponse:
+def retest(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(BedrockModel, pk=pk)
     try:
         services.start_test(integration.configuration(), request.user, integration)
@@ -156,7 +163,7 @@ def retest(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_GET
-def test_status(request: HttpRequest, pk: int) -> HttpResponse:
+def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The test's status; with ?after=<status>, wait until it has moved past that status."""
     after = request.GET.get("after")
     if after:

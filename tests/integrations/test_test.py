@@ -1,4 +1,4 @@
-"""The Test button: validation beside the fields, then AssumeRole + InvokeModel on the real worker."""
+"""The Test button: field validation, then AssumeRole + InvokeModel on the real worker."""
 
 import json
 

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Feature(models.Model):
+    """A platform feature that sends prompts: "Co-pilot", "Dynamic Conversations", …"""
+
+    name = models.CharField(max_length=100, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    name = models.CharField(max_length=200)
+    # Stable for API callers: set once from the name, never changed by a rename.
+    slug = models.SlugField(max_length=220, unique=True)
+    integration = models.ForeignKey(
+        "integrations.BedrockModel", models.PROTECT, related_name="prompts"
+    )
+    feature = models.ForeignKey(Feature, models.PROTECT, related_name="prompts")
+    published_version = models.ForeignKey(
+        "PromptVersion", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("prompts_library:detail", args=[self.pk])
+
+
+class VersionImmutable(Exception):
+    pass
+
+
+class PromptVersion(models.Model):
+    prompt = models.ForeignKey(Prompt, models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    request_template = models.TextField()
+    response_path = models.CharField(max_length=1000)
+    input_tokens_path = models.CharField(max_length=1000, blank=True)
+    output_tokens_path = models.CharField(max_length=1000, blank=True)
+    samples = models.JSONField(default=dict, blank=True)
+    change_note = models.CharField(max_length=500, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prompt", "-number"]
+        constraints = [
+            models.UniqueConstraint("prompt", "number", name="prompt_version_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt} v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise VersionImmutable("A prompt version cannot change: save a new version instead.")
+        super().save(*args, **kwargs)
+
+
+class PromptTest(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Success"
+        FAILED = "failed", "Failed"
+
+    class Step(models.TextChoices):
+        QUEUE = "queue", "Queue"
+        STS = "sts", "STS AssumeRole"
+        INVOKE = "invoke", "InvokeModel"
+        EXTRACT = "extract", "Response path"
+        WORKER = "worker", "Worker"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+
+    prompt = models.ForeignKey(Prompt, models.CASCADE, related_name="tests")
+    version = models.ForeignKey(PromptVersion, models.CASCADE, related_name="tests")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
+    rendered_request = models.TextField()
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    credentials_cached = models.BooleanField(null=True)
+    failed_step = models.CharField(max_length=10, choices=Step, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    hint = models.TextField(blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+    sts_ms = models.PositiveIntegerField(null=True, blank=True)
+    invoke_ms = models.PositiveIntegerField(null=True, blank=True)
+    raw_response = models.TextField(blank=True)
+    raw_response_truncated = models.BooleanField(default=False)
+    extracted_text = models.TextField(blank=True)
+    extraction_error = models.TextField(blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["prompt", "-created"])]
+
+    def __str__(self) -> str:
+        return f"Prompt test #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == self.Status.SUCCEEDED
+
+
+TOKEN_PREFIX = "bcp_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the Invoke API. Only its SHA-256 is stored; it is shown once."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # Empty on both: every prompt. Otherwise the listed prompts and the prompts of the features.
+    prompts = models.ManyToManyField(Prompt, blank=True, related_name="+")
+    features = models.ManyToManyField(Feature, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, name: str, created_by=None) -> tuple[ApiToken, str]:
+        """A new token row and the plaintext token, which is never stored."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = cls.objects.create(
+            name=name,
+            prefix=token[: len(TOKEN_PREFIX) + 8],
+            token_hash=hash_token(token),
+            created_by=created_by,
+        )
+        return row, token
+
+    def allows(self, prompt: Prompt) -> bool:
+        prompt_ids = set(self.prompts.values_list("pk", flat=True))
+        feature_ids = set(self.features.values_list("pk", flat=True))
+        if not prompt_ids and not feature_ids:
+            return True
+        return prompt.pk in prompt_ids or prompt.feature_id in feature_ids
