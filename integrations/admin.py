@@ -86,7 +86,8 @@ class BedrockModelAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("integrations:edit", args=[obj.pk])
         return format_html(
-            '<a href="{}">Edit and test in the console</a> (secret values are replaced there, by typing a new value)',
+            '<a href="{}">Edit and test in the console</a> '
+            "(secret values are replaced there, by typing a new value)",
             url,
         )
 

@@ -74,7 +74,9 @@ class Identity:
         return f"arn:{m[1]}:iam::{m[2]}:role/{m[3]}" if m else self.arn
 
 
-_ASSUMED_ROLE = re.compile(r"arn:(aws|aws-cn|aws-us-gov):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+")
+_ASSUMED_ROLE = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+"
+)
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,7 @@ def invoke_model(
 T = TypeVar("T")
 
 
-def _with_retries(call: Callable[[], T], started: float) -> tuple[T, int]:
+def _with_retries[T](call: Callable[[], T], started: float) -> tuple[T, int]:
     attempts = settings.AWS_MAX_ATTEMPTS
     for attempt in range(attempts):
         try:

@@ -1,4 +1,4 @@
-"""Secrets at rest: Fernet with a key list from CONSOLE_ENCRYPTION_KEYS (first encrypts, all decrypt)."""
+"""Secrets at rest: Fernet keys from CONSOLE_ENCRYPTION_KEYS (first encrypts, all decrypt)."""
 
 from functools import cache
 

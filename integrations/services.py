@@ -297,7 +297,9 @@ def reap_stale_tests(test_id: int | None = None) -> int:
             Status.FAILED,
             failed_step=Step.WORKER,
             error_code="WorkerLost",
-            error_message="The worker stopped before it finished this test (it was restarted or killed).",
+            error_message=(
+                "The worker stopped before it finished this test (it was restarted or killed)."
+            ),
             hint="Run the test again.",
         )
     for pk in qs.filter(status=Status.QUEUED, created__lt=queued_deadline).values_list(

@@ -1,3 +1,4 @@
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -52,12 +53,10 @@ def _step1_context(form: IntegrationForm) -> dict:
         try:
             model = arns.parse_model_id(model_text)
             endpoint_region = None
-            try:
+            with contextlib.suppress(arns.InvalidValue):
                 endpoint_region = arns.check_endpoint(
                     value("endpoint", "") or "", "bedrock-runtime", settings.EXTRA_AWS_ENDPOINTS
                 ).region
-            except arns.InvalidValue:
-                pass
             permission = arns.permission_policy(
                 model, model.region or endpoint_region or settings.AWS_REGION
             )
@@ -187,7 +186,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(
         BedrockModel.objects.select_related("provider", "last_test"), pk=pk
     )
-    history = integration.tests.select_related("created_by")[:50]
+    history = list(integration.tests.select_related("created_by")[:50])
     try:
         prompt_new_url = reverse("prompts_library:new")
     except NoReverseMatch:
@@ -195,6 +194,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "integration": integration,
         "history": history,
+        "latest_test": history[0] if history else None,
         "masked_headers": masked_headers(integration.headers),
         "prompt_new_url": prompt_new_url,
     }
@@ -211,10 +211,8 @@ def assist(request: HttpRequest) -> HttpResponse:
     if external_id and data.get("external_id_auto") == "1":
         suggestions["external_id"] = external_id
     model = None
-    try:
+    with contextlib.suppress(arns.InvalidValue):
         model = arns.parse_model_id(data.get("model_id", "").strip())
-    except arns.InvalidValue:
-        pass
     if model is not None:
         if model.region and data.get("endpoint_auto") == "1":
             suggestions["endpoint"] = arns.default_bedrock_endpoint(

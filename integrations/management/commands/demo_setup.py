@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, sandbox_url: str, username: str, **options):
         User = get_user_model()
         password = secrets.token_urlsafe(12)
-        user, created = User.objects.get_or_create(
+        user, _created = User.objects.get_or_create(
             username=username, defaults={"is_staff": True, "is_superuser": True}
         )
         user.set_password(password)
