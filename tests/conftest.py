@@ -58,6 +58,22 @@ def _console_settings():
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    # A SQLite test database of this run's own, so that two runs on one checkout don't collide.
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db["TEST"]["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # alice, bob and charlie are created for most tests: PBKDF2 would cost ~0.2 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
 def sandbox_server():
     from integrations.sandbox.server import SandboxServer
 
