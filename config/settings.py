@@ -236,6 +236,8 @@ CONNECTION_TEST_DEADLINE = env.int("CONNECTION_TEST_DEADLINE", default=240)
 # A test that no worker has taken this long after it was queued is ended as failed.
 CONNECTION_TEST_QUEUE_DEADLINE = env.int("CONNECTION_TEST_QUEUE_DEADLINE", default=600)
 RAW_RESPONSE_LIMIT = env.int("RAW_RESPONSE_LIMIT", default=64 * 1024)
+# How long the Invoke API waits for the model before answering upstream_timeout.
+PROMPTS_INVOKE_TIMEOUT = env.float("PROMPTS_INVOKE_TIMEOUT", default=30.0)
 
 LOGGING = {
     "version": 1,

@@ -18,6 +18,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", integration_views.home, name="home"),
     path("", include("integrations.urls")),
+    path("", include("prompts_library.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -29,7 +29,6 @@ Status = PromptTest.Status
 Step = PromptTest.Step
 
 # How long the Invoke API waits for the model, in seconds, unless settings say otherwise.
-DEFAULT_INVOKE_TIMEOUT = 30.0
 
 
 class QueueUnavailable(Exception):
@@ -194,7 +193,8 @@ def call_model(
             config.role_arn, config.external_id, config.sts_endpoint, session_name
         )
     except aws.AwsCallFailed as e:
-        raise CallFailed(Step.STS, e, hints.for_sts(e.code, e.message, _context(integration)))
+        hint = hints.for_sts(e.code, e.message, _context(integration))
+        raise CallFailed(Step.STS, e, hint) from None
     except arns.InvalidValue as e:
         raise CallFailed(Step.STS, _not_allowed(e), _ENDPOINT_HINT) from None
 
@@ -326,7 +326,7 @@ def start_test(prompt: Prompt, version: PromptVersion, user: Any) -> PromptTest:
     try:
         with transaction.atomic():
             test.save()
-            tasks.run_prompt_test.delay_on_commit(test.pk)
+            tasks.run_prompt_test.delay_on_commit(test.pk)  # type: ignore[attr-defined]
     except Exception as e:
         if test.pk is None:
             raise
@@ -353,9 +353,9 @@ def claim(test_id: int) -> PromptTest | None:
     )
     if not claimed:
         return None
-    return PromptTest.objects.select_related(
-        "created_by", "version", "prompt__integration"
-    ).get(pk=test_id)
+    return PromptTest.objects.select_related("created_by", "version", "prompt__integration").get(
+        pk=test_id
+    )
 
 
 def run_test(test_id: int) -> None:
@@ -507,7 +507,7 @@ def invoke(prompt: Prompt, version: PromptVersion, values: dict[str, Any]) -> In
     """
     body = rendering.render(version.request_template, values).encode()
     session = _session_name(None, f"p{prompt.pk}", f"v{version.number}")
-    timeout = float(getattr(settings, "PROMPTS_INVOKE_TIMEOUT", DEFAULT_INVOKE_TIMEOUT))
+    timeout = settings.PROMPTS_INVOKE_TIMEOUT
     future = _pool.submit(call_model, prompt.integration, body, session, timeout)
     try:
         call = future.result(timeout=timeout)

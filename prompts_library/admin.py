@@ -1,0 +1,84 @@
+from django.contrib import admin
+from django.http import HttpRequest
+
+from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
+
+
+@admin.register(Feature)
+class FeatureAdmin(admin.ModelAdmin):
+    list_display = ("name", "created")
+    search_fields = ("name",)
+
+
+class VersionInline(admin.TabularInline):
+    model = PromptVersion
+    fields = ("number", "change_note", "author", "created")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "feature", "integration", "published_version", "updated")
+    list_select_related = ("feature", "integration__provider", "published_version")
+    list_filter = ("feature",)
+    search_fields = ("name", "slug")
+    readonly_fields = ("slug", "created", "updated")
+    raw_id_fields = ("integration", "published_version")
+    inlines = [VersionInline]
+
+
+@admin.register(PromptVersion)
+class PromptVersionAdmin(admin.ModelAdmin):
+    """Versions are immutable: browsable, never editable."""
+
+    list_display = ("prompt", "number", "author", "change_note", "created")
+    list_select_related = ("prompt", "author")
+    search_fields = ("prompt__name", "change_note")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(PromptTest)
+class PromptTestAdmin(admin.ModelAdmin):
+    list_display = ("id", "prompt", "version", "status", "error_code", "created_by", "created")
+    list_select_related = ("prompt", "version", "created_by")
+    list_filter = ("status", "failed_step")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    # token_hash is not editable, so it never appears in forms; it is not listed either.
+    list_display = ("name", "prefix", "created_by", "created", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix")
+    fields = ("name", "prefix", "prompts", "features", "created_by", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_by", "last_used_at")
+    filter_horizontal = ("prompts", "features")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tokens are created in the console, which shows the token once.
+        return False

@@ -1,0 +1,107 @@
+"""The Invoke API for the platform's features: token auth, JSON in, JSON out, stable error codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from prompts_library import rendering, services
+from prompts_library.models import ApiToken, Prompt, hash_token
+
+# last_used_at is written at most this often per token, not on every call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def error(code: str, message: str, status: int, retry_after: int | None = None) -> JsonResponse:
+    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="prompts"'
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _token(request: HttpRequest) -> ApiToken | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    token = (
+        ApiToken.objects.filter(token_hash=hash_token(value.strip()), revoked_at__isnull=True)
+        .only("pk", "last_used_at")
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def _prompt(ref: str) -> Prompt | None:
+    qs = Prompt.objects.select_related("integration", "published_version")
+    if ref.isdigit():
+        return qs.filter(pk=int(ref)).first()
+    return qs.filter(slug=ref).first()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+@csrf_exempt
+@login_not_required
+def invoke(request: HttpRequest, ref: str) -> JsonResponse:
+    if request.method != "POST":
+        response = error("method_not_allowed", "Use POST.", 405)
+        response["Allow"] = "POST"
+        return response
+    token = _token(request)
+    if token is None:
+        return error("unauthorized", "Send a valid API token: Authorization: Bearer <token>.", 401)
+    prompt = _prompt(ref)
+    if prompt is None:
+        return error("not_found", f"No prompt {ref!r}.", 404)
+    if not token.allows(prompt):
+        return error("forbidden", "This API token may not invoke this prompt.", 403)
+    version = prompt.published_version
+    if version is None:
+        return error("no_published_version", "This prompt has no published version yet.", 409)
+
+    if len(request.body) > MAX_BODY_BYTES:
+        return error("validation_error", "The request body is larger than 1 MB.", 400)
+    try:
+        values = json.loads(request.body or b"{}", parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return error("validation_error", "The request body is not valid JSON.", 400)
+    if not isinstance(values, dict):
+        return error(
+            "validation_error", "The request body must be a JSON object of variables.", 400
+        )
+
+    try:
+        result = services.invoke(prompt, version, values)
+    except rendering.RenderError as e:
+        if e.code == "invalid_template":
+            # Saving checks templates, so this is the console's fault, not the caller's.
+            return error("invalid_template", e.message, 500)
+        code = e.code if e.code in ("missing_variable", "unknown_variable") else "validation_error"
+        return error(code, e.message, 400)
+    except services.InvokeError as e:
+        return error(e.code, e.message, e.status, e.retry_after)
+    return JsonResponse(
+        {
+            "text": result.text,
+            "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+            "latency_ms": result.latency_ms,
+            "prompt_version": result.version,
+            "request_id": result.request_id,
+        }
+    )

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from typing import Any
+
+import jmespath
+from django import forms
+
+from integrations.models import BedrockModel
+from prompts_library import rendering, services
+from prompts_library.models import Feature, Prompt, PromptVersion
+
+MAX_TEMPLATE_BYTES = 1024 * 1024
+
+
+def _jmespath(value: str, label: str) -> str:
+    value = value.strip()
+    if value:
+        try:
+            jmespath.compile(value)
+        except jmespath.exceptions.JMESPathError as e:
+            raise forms.ValidationError(f"The {label} is not valid JMESPath: {e}") from None
+    return value
+
+
+class PromptForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=200)
+    integration = forms.ModelChoiceField(
+        label="Model",
+        queryset=BedrockModel.objects.select_related("provider"),
+        help_text="A configured integration.",
+    )
+    feature = forms.ModelChoiceField(label="Feature", queryset=Feature.objects.all())
+    request_template = forms.CharField(
+        label="Request JSON",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "code"}),
+        help_text="The complete InvokeModel body, with {{variable}} placeholders.",
+    )
+    response_path = forms.CharField(
+        label="Response path",
+        max_length=1000,
+        help_text="A JMESPath expression to the text in the model's response.",
+    )
+    input_tokens_path = forms.CharField(label="Input tokens", max_length=1000, required=False)
+    output_tokens_path = forms.CharField(label="Output tokens", max_length=1000, required=False)
+    change_note = forms.CharField(label="Change note", max_length=500, required=False)
+
+    def __init__(self, data=None, *, initial: dict[str, Any] | None = None) -> None:
+        super().__init__(data, initial=initial)
+        self.samples: dict[str, str] = {}
+        source = data if data is not None else None
+        template = (
+            source.get("request_template", "")
+            if source is not None
+            else (initial or {}).get("request_template", "")
+        )
+        self.variables = rendering.find_variables(template or "")
+        given = (initial or {}).get("samples") or {}
+        for name in self.variables:
+            value = source.get(f"sample_{name}", "") if source is not None else given.get(name, "")
+            self.samples[name] = value
+
+    @classmethod
+    def for_version(cls, prompt: Prompt, version: PromptVersion) -> PromptForm:
+        return cls(
+            initial={
+                "name": prompt.name,
+                "integration": prompt.integration_id,
+                "feature": prompt.feature_id,
+                "request_template": version.request_template,
+                "response_path": version.response_path,
+                "input_tokens_path": version.input_tokens_path,
+                "output_tokens_path": version.output_tokens_path,
+                "samples": version.samples,
+            }
+        )
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def clean_request_template(self) -> str:
+        text = self.cleaned_data["request_template"]
+        if len(text.encode()) > MAX_TEMPLATE_BYTES:
+            raise forms.ValidationError("The Request JSON is larger than 1 MB.")
+        try:
+            rendering.parse(text)
+        except rendering.RenderError as e:
+            raise forms.ValidationError(e.message) from None
+        return text.strip()
+
+    def clean_response_path(self) -> str:
+        return _jmespath(self.cleaned_data["response_path"], "Response path")
+
+    def clean_input_tokens_path(self) -> str:
+        return _jmespath(self.cleaned_data["input_tokens_path"], "input tokens path")
+
+    def clean_output_tokens_path(self) -> str:
+        return _jmespath(self.cleaned_data["output_tokens_path"], "output tokens path")
+
+    def content(self) -> services.VersionContent:
+        d = self.cleaned_data
+        return services.VersionContent(
+            request_template=d["request_template"],
+            response_path=d["response_path"],
+            input_tokens_path=d["input_tokens_path"],
+            output_tokens_path=d["output_tokens_path"],
+            samples=dict(self.samples),
+        )
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100)
+    prompts = forms.ModelMultipleChoiceField(
+        label="Only these prompts",
+        queryset=Prompt.objects.all(),
+        required=False,
+        help_text="Leave both lists empty to allow every prompt.",
+    )
+    features = forms.ModelMultipleChoiceField(
+        label="Only the prompts of these features", queryset=Feature.objects.all(), required=False
+    )

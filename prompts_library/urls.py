@@ -1,0 +1,22 @@
+from django.urls import path
+
+from prompts_library import api, views
+
+app_name = "prompts_library"
+
+urlpatterns = [
+    path("prompts/", views.prompt_list, name="list"),
+    path("prompts/new/", views.new, name="new"),
+    path("prompts/variables/", views.variables, name="variables"),
+    path("prompts/assist/", views.assist, name="assist"),
+    path("prompts/tokens/", views.tokens, name="tokens"),
+    path("prompts/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
+    path("prompts/tests/<int:pk>/", views.test_status, name="test_status"),
+    path("prompts/<int:pk>/", views.detail, name="detail"),
+    path("prompts/<int:pk>/edit/", views.edit, name="edit"),
+    path("prompts/<int:pk>/compare/", views.compare, name="compare"),
+    path("prompts/<int:pk>/versions/<int:number>/test/", views.test, name="test"),
+    path("prompts/<int:pk>/versions/<int:number>/publish/", views.publish, name="publish"),
+    path("prompts/<int:pk>/versions/<int:number>/rollback/", views.rollback, name="rollback"),
+    path("api/v1/prompts/<str:ref>/invoke", api.invoke, name="invoke"),
+]

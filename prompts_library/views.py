@@ -1,0 +1,283 @@
+import difflib
+import json
+import re
+import time
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from integrations import families
+from integrations.models import BedrockModel
+from integrations.views import STATUS_POLL_SECONDS, STATUS_WAIT_SECONDS, staff_required
+from prompts_library import rendering, services
+from prompts_library.forms import PromptForm, TokenForm
+from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
+
+_GREETING = re.compile(r"\bHi\b")
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def starting_point(integration: BedrockModel) -> dict[str, str]:
+    """The model family's request body with an {{input}} variable, and where its text is."""
+    family = families.detect_family(integration.model_id)
+    if family is None:
+        return {"request_template": integration.request_json, "response_path": ""}
+
+    def placeholder(node: Any) -> Any:
+        if isinstance(node, str):
+            return _GREETING.sub("{{input}}", node)
+        if isinstance(node, list):
+            return [placeholder(n) for n in node]
+        if isinstance(node, dict):
+            return {k: placeholder(v) for k, v in node.items()}
+        return node
+
+    return {
+        "request_template": json.dumps(
+            placeholder(family.new_request()), indent=2, ensure_ascii=False
+        ),
+        "response_path": family.text_path,
+        "input_tokens_path": family.input_tokens_path or "",
+        "output_tokens_path": family.output_tokens_path or "",
+    }
+
+
+@staff_required
+@require_GET
+def prompt_list(request: HttpRequest) -> HttpResponse:
+    prompts = Prompt.objects.select_related(
+        "integration__provider", "feature", "published_version"
+    ).annotate(version_count=Count("versions"))
+    return render(request, "prompts_library/list.html", {"prompts": prompts})
+
+
+def _render_form(request, form, prompt=None, status=200):
+    return render(
+        request, "prompts_library/form.html", {"form": form, "prompt": prompt}, status=status
+    )
+
+
+@staff_required
+def new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = PromptForm(request.POST)
+        if not form.is_valid():
+            return _render_form(request, form, status=400)
+        d = form.cleaned_data
+        prompt = services.create_prompt(
+            name=d["name"],
+            integration=d["integration"],
+            feature=d["feature"],
+            content=form.content(),
+            author=request.user,
+            change_note=d["change_note"],
+        )
+        messages.success(request, f"Created {prompt.name} (version 1).")
+        return redirect(prompt)
+    initial: dict[str, Any] = {}
+    model = request.GET.get("model", "")
+    integration = BedrockModel.objects.filter(pk=model).first() if model.isdigit() else None
+    if integration is not None:
+        initial = {"integration": integration.pk, **starting_point(integration)}
+    return _render_form(request, PromptForm(initial=initial))
+
+
+@staff_required
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    prompt = get_object_or_404(Prompt, pk=pk)
+    if request.method == "POST":
+        form = PromptForm(request.POST)
+        if not form.is_valid():
+            return _render_form(request, form, prompt, status=400)
+        d = form.cleaned_data
+        version = services.update_prompt(
+            prompt,
+            name=d["name"],
+            integration=d["integration"],
+            feature=d["feature"],
+            content=form.content(),
+            author=request.user,
+            change_note=d["change_note"],
+        )
+        messages.success(request, f"Saved version {version.number}.")
+        return redirect(prompt)
+    latest = prompt.versions.order_by("-number").first()
+    if latest is None:
+        raise Http404
+    return _render_form(request, PromptForm.for_version(prompt, latest), prompt)
+
+
+@staff_required
+@require_POST
+def variables(request: HttpRequest) -> HttpResponse:
+    """The "Sample: <variable>" fields for the Request JSON being typed (htmx)."""
+    form = PromptForm(request.POST)
+    return render(request, "prompts_library/form.html#samples", {"form": form})
+
+
+@staff_required
+@require_POST
+def assist(request: HttpRequest) -> HttpResponse:
+    """Choosing the model: prefill Request JSON and paths when they are empty or a default."""
+    model = request.POST.get("integration", "")
+    integration = BedrockModel.objects.filter(pk=model).first() if model.isdigit() else None
+    suggestions: dict[str, str] = {}
+    if integration is not None:
+        current = request.POST.get("request_template", "").strip()
+        defaults = {
+            starting_point(m)["request_template"].strip()
+            for m in BedrockModel.objects.only("model_id", "request_json")
+        }
+        if not current or current in defaults:
+            suggestions = starting_point(integration)
+    form = PromptForm(initial=suggestions) if suggestions else PromptForm(request.POST)
+    context = {"form": form, "suggestions": suggestions}
+    return render(request, "prompts_library/assist.html", context)
+
+
+@staff_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    prompt = get_object_or_404(
+        Prompt.objects.select_related("integration__provider", "feature", "published_version"),
+        pk=pk,
+    )
+    versions = prompt.versions.select_related("author").order_by("-number")
+    tests = prompt.tests.select_related("version", "created_by")[:50]
+    context = {
+        "prompt": prompt,
+        "versions": versions,
+        "tests": tests,
+        "latest": versions.first(),
+    }
+    return render(request, "prompts_library/detail.html", context)
+
+
+def _version(prompt_pk: int, number: int) -> tuple[Prompt, PromptVersion]:
+    prompt = get_object_or_404(Prompt.objects.select_related("integration"), pk=prompt_pk)
+    return prompt, get_object_or_404(PromptVersion, prompt=prompt, number=number)
+
+
+@staff_required
+@require_POST
+def test(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    prompt, version = _version(pk, number)
+    context: dict[str, Any] = {"test": None, "error": None}
+    try:
+        context["test"] = services.start_test(prompt, version, request.user)
+    except rendering.RenderError as e:
+        context["error"] = f"The sample values do not render: {e.message}"
+    except services.QueueUnavailable:
+        context["error"] = "The task queue is unavailable, so the test could not start."
+    return render(request, "prompts_library/test_outcome.html", context)
+
+
+@staff_required
+@require_GET
+def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The test's status; with ?after=<status>, wait until it has moved past that status."""
+    after = request.GET.get("after")
+    if after:
+        deadline = time.monotonic() + STATUS_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            status = PromptTest.objects.filter(pk=pk).values_list("status", flat=True).first()
+            if status is None or status != after:
+                break
+            time.sleep(STATUS_POLL_SECONDS)
+        services.reap_stale_test(pk)
+    test = get_object_or_404(PromptTest.objects.select_related("prompt", "version"), pk=pk)
+    template = "prompts_library/test_status.html"
+    if request.htmx:
+        template += "#status"
+    return render(request, template, {"test": test})
+
+
+@staff_required
+@require_POST
+def publish(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
+    prompt, version = _version(pk, number)
+    services.publish(prompt, version)
+    messages.success(request, f"Published version {version.number}.")
+    if request.htmx:
+        return HttpResponseClientRedirect(prompt.get_absolute_url())
+    return redirect(prompt)
+
+
+@staff_required
+@require_POST
+def rollback(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    prompt, old = _version(pk, number)
+    version = services.rollback(prompt, old, request.user)
+    messages.success(
+        request, f"Rolled back: version {version.number} has version {old.number}'s content."
+    )
+    return redirect(prompt)
+
+
+def _lines(version: PromptVersion, part: str) -> list[str]:
+    if part == "template":
+        return version.request_template.splitlines()
+    if part == "paths":
+        return [
+            f"Response path: {version.response_path}",
+            f"Input tokens: {version.input_tokens_path}",
+            f"Output tokens: {version.output_tokens_path}",
+        ]
+    return [f"{k}: {v}" for k, v in sorted((version.samples or {}).items())]
+
+
+@staff_required
+@require_GET
+def compare(request: HttpRequest, pk: int) -> HttpResponse:
+    prompt = get_object_or_404(Prompt, pk=pk)
+    numbers = list(prompt.versions.order_by("-number").values_list("number", flat=True))
+    try:
+        a = int(request.GET.get("a") or (numbers[1] if len(numbers) > 1 else numbers[0]))
+        b = int(request.GET.get("b") or numbers[0])
+    except (ValueError, IndexError):
+        raise Http404 from None
+    va = get_object_or_404(PromptVersion, prompt=prompt, number=a)
+    vb = get_object_or_404(PromptVersion, prompt=prompt, number=b)
+    differ = difflib.HtmlDiff(wrapcolumn=70)
+    sections = [
+        (title, differ.make_table(_lines(va, part), _lines(vb, part), f"v{a}", f"v{b}"))
+        for title, part in (
+            ("Request JSON", "template"),
+            ("Response and token paths", "paths"),
+            ("Samples", "samples"),
+        )
+    ]
+    context = {"prompt": prompt, "a": va, "b": vb, "sections": sections, "numbers": numbers}
+    return render(request, "prompts_library/compare.html", context)
+
+
+@staff_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    created = None
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token, created = ApiToken.issue(form.cleaned_data["name"], request.user)
+        token.prompts.set(form.cleaned_data["prompts"])
+        token.features.set(form.cleaned_data["features"])
+        form = TokenForm()
+    rows = ApiToken.objects.select_related("created_by").prefetch_related("prompts", "features")
+    context = {"form": form, "tokens": rows, "created": created}
+    return render(request, "prompts_library/tokens.html", context)
+
+
+@staff_required
+@require_POST
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    ApiToken.objects.filter(pk=pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    messages.success(request, "Token revoked.")
+    return redirect("prompts_library:tokens")
