@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -28,6 +28,18 @@ staff_required: Callable[..., Any] = staff_member_required(login_url=settings.LO
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+def wait_past(row: QuerySet[Any], status: str) -> None:
+    """Return once the row's status is no longer `status`, or after STATUS_WAIT_SECONDS.
+
+    Waiting here instead of polling from the browser shows each step the moment it happens.
+    """
+    deadline = time.monotonic() + STATUS_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if row.values_list("status", flat=True).first() != status:
+            return
+        time.sleep(STATUS_POLL_SECONDS)
 
 
 @staff_required
@@ -166,12 +178,7 @@ def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The test's status; with ?after=<status>, wait until it has moved past that status."""
     after = request.GET.get("after")
     if after:
-        deadline = time.monotonic() + STATUS_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            status = ConnectionTest.objects.filter(pk=pk).values_list("status", flat=True).first()
-            if status is None or status != after:
-                break
-            time.sleep(STATUS_POLL_SECONDS)
+        wait_past(ConnectionTest.objects.filter(pk=pk), after)
         services.reap_stale_tests(pk)
     test = get_object_or_404(ConnectionTest.objects.select_related("integration"), pk=pk)
     template = "integrations/test_status.html"

@@ -1,7 +1,6 @@
 import difflib
 import json
 import re
-import time
 from typing import Any
 
 from django.contrib import messages
@@ -15,7 +14,7 @@ from django_htmx.middleware import HtmxDetails
 
 from integrations import families
 from integrations.models import BedrockModel
-from integrations.views import STATUS_POLL_SECONDS, STATUS_WAIT_SECONDS, staff_required
+from integrations.views import staff_required, wait_past
 from prompts_library import rendering, services
 from prompts_library.forms import PromptForm, TokenForm
 from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
@@ -188,12 +187,7 @@ def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The test's status; with ?after=<status>, wait until it has moved past that status."""
     after = request.GET.get("after")
     if after:
-        deadline = time.monotonic() + STATUS_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            status = PromptTest.objects.filter(pk=pk).values_list("status", flat=True).first()
-            if status is None or status != after:
-                break
-            time.sleep(STATUS_POLL_SECONDS)
+        wait_past(PromptTest.objects.filter(pk=pk), after)
         services.reap_stale_test(pk)
     test = get_object_or_404(PromptTest.objects.select_related("prompt", "version"), pk=pk)
     template = "prompts_library/test_status.html"
