@@ -3,6 +3,7 @@ import json
 import re
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,7 +16,7 @@ from django_htmx.middleware import HtmxDetails
 from integrations import families
 from integrations.models import BedrockModel
 from integrations.views import staff_required, wait_past
-from prompts_library import rendering, services
+from prompts_library import rendering, services, transfer
 from prompts_library.forms import PromptForm, TokenForm
 from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
 
@@ -275,3 +276,54 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     ApiToken.objects.filter(pk=pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     messages.success(request, "Token revoked.")
     return redirect("prompts_library:tokens")
+
+
+# --- import and export --------------------------------------------------------------------
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="Export file", help_text="A JSON file from Export.")
+    dry_run = forms.BooleanField(
+        label="Dry run: show what would change, write nothing", required=False, initial=True
+    )
+
+
+@staff_required
+@require_GET
+def export(request: HttpRequest) -> HttpResponse:
+    data = transfer.export_data()
+    response = HttpResponse(transfer.dumps(data), content_type="application/json")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="bedrock-console-export-{stamp}.json"'
+    return response
+
+
+@staff_required
+def import_view(request: HttpRequest) -> HttpResponse:
+    report, error, status = None, "", 200
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                if upload.size > MAX_IMPORT_BYTES:
+                    raise transfer.TransferError("The file is larger than 20 MB.")
+                report = transfer.import_data(
+                    transfer.load(upload.read()),
+                    dry_run=form.cleaned_data["dry_run"],
+                    user=request.user,
+                )
+            except transfer.TransferError as e:
+                error, status = f"Nothing was imported. {e}", 400
+        else:
+            status = 400
+    else:
+        form = ImportForm()
+    return render(
+        request,
+        "prompts_library/import.html",
+        {"form": form, "report": report, "error": error},
+        status=status,
+    )

@@ -1,0 +1,331 @@
+"""Import and export: prompts with their versions and integrations, secrets left out."""
+
+import copy
+import io
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+
+from integrations.models import BedrockModel, ConnectionTest, Header, Provider, load_headers
+from prompts_library import services, transfer
+from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
+from tests.integrations.fixtures import SECRET, SECRET_HEADERS, make_integration
+from tests.prompts.fixtures import content, make_prompt
+
+
+def populate(author):
+    haiku = make_integration(headers=SECRET_HEADERS)
+    titan = make_integration(provider="Titan Corp", name="Express", tested=False)
+    first = make_prompt(author, name="Support answer", integration=haiku)
+    services.save_version(
+        first,
+        content(request_template='{"prompt": "{{q}}"}', samples={"q": 'a "quote"\nand more'}),
+        author,
+        "Second take",
+    )
+    make_prompt(
+        None, name="Summary", integration=titan, feature="Dynamic Conversations", published=False
+    )
+    Feature.objects.create(name="Unused feature")
+    ApiToken.issue("ci", created_by=author)
+    return haiku
+
+
+def snapshot() -> dict:
+    """Everything the export should reproduce, without ids and without secret values."""
+    return {
+        "providers": sorted((p.name, p.external_id) for p in Provider.objects.all()),
+        "integrations": sorted(
+            (
+                str(i),
+                i.role_arn,
+                i.sts_endpoint,
+                i.external_id,
+                i.model_id,
+                i.endpoint,
+                i.request_json,
+                tuple((h.name, h.value) for h in load_headers(i.headers) if not h.secret),
+            )
+            for i in BedrockModel.objects.select_related("provider")
+        ),
+        "features": sorted(Feature.objects.values_list("name", flat=True)),
+        "prompts": sorted(
+            (
+                p.name,
+                p.slug,
+                str(p.integration),
+                p.feature.name,
+                p.published_version.number if p.published_version else None,
+                tuple(
+                    (
+                        v.number,
+                        v.request_template,
+                        v.response_path,
+                        v.input_tokens_path,
+                        v.output_tokens_path,
+                        json.dumps(v.samples, sort_keys=True),
+                        v.change_note,
+                        v.author.username if v.author else None,
+                        v.created.isoformat(),
+                    )
+                    for v in p.versions.order_by("number")
+                ),
+            )
+            for p in Prompt.objects.select_related("integration__provider", "feature")
+        ),
+    }
+
+
+def wipe() -> None:
+    Prompt.objects.update(published_version=None)
+    PromptTest.objects.all().delete()
+    ApiToken.objects.all().delete()
+    Prompt.objects.all().delete()
+    BedrockModel.objects.update(last_test=None)
+    ConnectionTest.objects.all().delete()
+    BedrockModel.objects.all().delete()
+    Provider.objects.all().delete()
+    Feature.objects.all().delete()
+
+
+def counts() -> tuple[int, ...]:
+    return (
+        Provider.objects.count(),
+        BedrockModel.objects.count(),
+        Feature.objects.count(),
+        Prompt.objects.count(),
+        PromptVersion.objects.count(),
+    )
+
+
+@pytest.mark.django_db
+class TestExport:
+    def test_shape_and_no_secrets_tokens_or_tests(self, alice):
+        populate(alice)
+        data = transfer.export_data()
+        text = json.dumps(data)
+        assert SECRET not in text
+        assert "ciphertext" not in text
+        assert "bcp_" not in text and "token" not in json.dumps(list(data))
+        assert data["format"] == "bedrock-console-export" and data["version"] == 1
+        haiku = next(i for i in data["integrations"] if i["name"] == "Haiku")
+        assert haiku["headers"] == [
+            {"name": "X-Api-Key", "secret": True},
+            {"name": "X-Tenant", "secret": False, "value": "acme"},
+        ]
+        support = next(p for p in data["prompts"] if p["slug"] == "support-answer")
+        assert support["integration"] == {"provider": "Bedrock Anthropic", "name": "Haiku"}
+        assert support["published_version"] == 1
+        assert [v["number"] for v in support["versions"]] == [1, 2]
+        assert support["versions"][1]["author"] == "alice"
+        assert support["versions"][1]["change_note"] == "Second take"
+
+
+@pytest.mark.django_db
+class TestImport:
+    def test_round_trip_into_a_fresh_console(self, alice):
+        populate(alice)
+        before = snapshot()
+        data = json.loads(transfer.dumps(transfer.export_data()))
+        wipe()
+        assert counts() == (0, 0, 0, 0, 0)
+
+        report = transfer.import_data(data, user=alice)
+
+        assert snapshot() == before
+        assert len(report.integrations.created) == 2 and len(report.prompts.created) == 2
+        assert len(report.features.created) == 3 and len(report.providers.created) == 2
+        assert any("X-Api-Key needs a value" in w for w in report.warnings)
+        haiku = BedrockModel.objects.get(name="Haiku")
+        assert [h["name"] for h in haiku.headers] == ["X-Tenant"]
+        assert not haiku.verified
+        assert haiku.fingerprint == haiku.configuration().fingerprint()
+        assert not ApiToken.objects.exists() and not ConnectionTest.objects.exists()
+
+    def test_a_second_import_skips_everything(self, alice):
+        haiku = populate(alice)
+        data = transfer.export_data()
+        report = transfer.import_data(data)
+        for kind, outcome in report.sections():
+            assert not outcome.created and not outcome.updated, (kind, outcome)
+        assert len(report.integrations.skipped) == 2 and len(report.prompts.skipped) == 2
+        assert not report.warnings
+        haiku.refresh_from_db()
+        # The stored secret was kept, so the configuration (and its verification) is unchanged.
+        assert load_headers(haiku.headers)[0] == Header("X-Api-Key", SECRET, True)
+        assert haiku.verified
+
+    def test_changes_are_updated_and_versions_appended(self, alice):
+        haiku = populate(alice)
+        data = transfer.export_data()
+        item = next(i for i in data["integrations"] if i["name"] == "Haiku")
+        item["name"] = "HAIKU"  # matched case-insensitively
+        item["request_json"] = '{"max_tokens": 10}'
+        support = next(p for p in data["prompts"] if p["slug"] == "support-answer")
+        extra = dict(support["versions"][1], number=3, change_note="From staging")
+        support["versions"].append(extra)
+        support["versions"][0]["response_path"] = "changed"  # existing versions never change
+        support["published_version"] = 3
+
+        report = transfer.import_data(data)
+
+        haiku.refresh_from_db()
+        assert haiku.request_json == '{"max_tokens": 10}'
+        assert load_headers(haiku.headers)[0] == Header("X-Api-Key", SECRET, True)
+        assert haiku.fingerprint == haiku.configuration().fingerprint()
+        assert not haiku.verified
+        assert len(report.integrations.updated) == 1
+        prompt = Prompt.objects.get(slug="support-answer")
+        assert prompt.published_version.number == 3
+        assert prompt.versions.get(number=1).response_path != "changed"
+        assert prompt.versions.get(number=3).change_note == "From staging"
+        assert any("v1 differs" in w for w in report.warnings)
+        assert "added v3" in report.prompts.updated[0]
+
+    def test_dry_run_writes_nothing(self, alice):
+        populate(alice)
+        data = transfer.export_data()
+        wipe()
+        report = transfer.import_data(data, dry_run=True)
+        assert report.dry_run and len(report.prompts.created) == 2
+        assert "Dry run" in str(report)
+        assert counts() == (0, 0, 0, 0, 0)
+
+
+def _broken(data, how):
+    data = copy.deepcopy(data)
+    how(data)
+    return data
+
+
+BREAKAGES = {
+    "format": (lambda d: d.update(format="something-else"), "not a Bedrock Console export"),
+    "version": (lambda d: d.update(version=2), "export version"),
+    "bad ARN": (
+        lambda d: d["integrations"][1].update(role_arn="arn:aws:iam::12:role/x"),
+        "integrations[1].role_arn",
+    ),
+    "bad endpoint": (
+        lambda d: d["integrations"][0].update(endpoint="https://evil.example.com"),
+        "integrations[0].endpoint",
+    ),
+    "missing list": (lambda d: d.pop("prompts"), '"prompts" list is missing'),
+    "missing field": (lambda d: d["prompts"][1].pop("slug"), 'prompts[1]: the field "slug"'),
+    "missing version field": (
+        lambda d: d["prompts"][1]["versions"][0].pop("response_path"),
+        "response_path",
+    ),
+    "bad template": (
+        lambda d: d["prompts"][1]["versions"][0].update(request_template="{not json"),
+        "prompts[1].versions[0].request_template",
+    ),
+    "unknown published": (
+        lambda d: d["prompts"][1].update(published_version=9),
+        "published_version",
+    ),
+    "secret value in file": (
+        lambda d: d["integrations"][0]["headers"][0].update(value="x"),
+        "must not carry a value",
+    ),
+}
+
+
+@pytest.mark.django_db
+class TestMalformed:
+    @pytest.mark.parametrize("case", BREAKAGES)
+    def test_a_clear_error_and_nothing_written(self, alice, case):
+        populate(alice)
+        data = transfer.export_data()
+        wipe()
+        how, message = BREAKAGES[case]
+        # Prompts come last, so a half import would already have written the integrations.
+        with pytest.raises(transfer.TransferError, match=None) as e:
+            transfer.import_data(_broken(data, how))
+        assert message in str(e.value)
+        assert counts() == (0, 0, 0, 0, 0)
+
+    def test_not_json(self):
+        with pytest.raises(transfer.TransferError, match="not valid JSON"):
+            transfer.load(b"{nope")
+        with pytest.raises(transfer.TransferError, match="not a Bedrock Console export"):
+            transfer.import_data([])  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db
+class TestCommands:
+    def test_export_and_import(self, alice, tmp_path):
+        populate(alice)
+        path = tmp_path / "export.json"
+        call_command("export_console", "--output", str(path), stderr=io.StringIO())
+        stdout = io.StringIO()
+        call_command("export_console", stdout=stdout)
+        assert json.loads(stdout.getvalue())["format"] == "bedrock-console-export"
+        assert SECRET not in path.read_text()
+        wipe()
+
+        out = io.StringIO()
+        call_command("import_console", str(path), "--dry-run", stdout=out)
+        assert "Dry run" in out.getvalue() and counts() == (0, 0, 0, 0, 0)
+
+        out = io.StringIO()
+        call_command("import_console", str(path), stdout=out)
+        assert "Created prompt: Support answer" in out.getvalue()
+        assert "X-Api-Key needs a value" in out.getvalue()
+        assert Prompt.objects.count() == 2
+
+    def test_import_of_a_broken_file(self, tmp_path):
+        path = tmp_path / "bad.json"
+        path.write_text('{"format": "nope"}')
+        with pytest.raises(CommandError, match="Nothing was imported"):
+            call_command("import_console", str(path))
+        with pytest.raises(CommandError, match="Cannot read"):
+            call_command("import_console", str(tmp_path / "missing.json"))
+
+
+@pytest.mark.django_db
+class TestPages:
+    def test_export_download(self, alice_client, alice):
+        populate(alice)
+        r = alice_client.get("/prompts/export/")
+        assert r.status_code == 200
+        assert r["Content-Type"] == "application/json"
+        assert r["Content-Disposition"].startswith("attachment; filename=")
+        assert json.loads(r.content)["format"] == "bedrock-console-export"
+        assert SECRET.encode() not in r.content
+
+    def test_import_page(self, alice_client, alice):
+        populate(alice)
+        body = transfer.dumps(transfer.export_data()).encode()
+        wipe()
+        page = alice_client.get("/prompts/import/")
+        assert page.status_code == 200 and 'type="file"' in page.text
+        assert "<script" not in page.text.split("<main")[-1]
+
+        upload = SimpleUploadedFile("export.json", body, content_type="application/json")
+        r = alice_client.post("/prompts/import/", {"file": upload, "dry_run": "on"})
+        assert r.status_code == 200 and "Dry run" in r.text
+        assert counts() == (0, 0, 0, 0, 0)
+
+        upload = SimpleUploadedFile("export.json", body, content_type="application/json")
+        r = alice_client.post("/prompts/import/", {"file": upload})
+        assert r.status_code == 200 and 'id="import-report"' in r.text
+        assert "X-Api-Key needs a value" in r.text
+        assert Prompt.objects.count() == 2
+
+        bad = SimpleUploadedFile("bad.json", b'{"format": "x"}', content_type="application/json")
+        r = alice_client.post("/prompts/import/", {"file": bad})
+        assert r.status_code == 400 and "Nothing was imported" in r.text
+
+    def test_list_links_to_both(self, alice_client):
+        text = alice_client.get("/prompts/").text
+        assert 'href="/prompts/export/"' in text and 'href="/prompts/import/"' in text
+
+    @pytest.mark.parametrize("url", ["/prompts/export/", "/prompts/import/"])
+    def test_non_staff_are_redirected(self, client, charlie, url):
+        client.force_login(charlie)
+        r = client.get(url)
+        assert r.status_code == 302 and "/accounts/login/" in r["Location"]
+        r = client.post(url)
+        assert r.status_code == 302
