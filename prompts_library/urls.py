@@ -1,6 +1,7 @@
 from django.urls import path
 
 from prompts_library import api, views
+from prompts_library.openapi import openapi_json
 
 app_name = "prompts_library"
 
@@ -9,6 +10,8 @@ urlpatterns = [
     path("prompts/new/", views.new, name="new"),
     path("prompts/variables/", views.variables, name="variables"),
     path("prompts/assist/", views.assist, name="assist"),
+    path("prompts/export/", views.export, name="export"),
+    path("prompts/import/", views.import_view, name="import"),
     path("prompts/tokens/", views.tokens, name="tokens"),
     path("prompts/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
     path("prompts/tests/<int:pk>/", views.test_status, name="test_status"),
@@ -19,4 +22,5 @@ urlpatterns = [
     path("prompts/<int:pk>/versions/<int:number>/publish/", views.publish, name="publish"),
     path("prompts/<int:pk>/versions/<int:number>/rollback/", views.rollback, name="rollback"),
     path("api/v1/prompts/<str:ref>/invoke", api.invoke, name="invoke"),
+    path("api/v1/openapi.json", openapi_json, name="openapi"),
 ]
