@@ -151,7 +151,50 @@ class BedrockModel(models.Model):
         )
 
 
-class ConnectionTest(models.Model):
+class TestRun(models.Model):
+    """What every test the worker runs records; connection tests and prompt tests share it.
+
+    Subclasses define `status` and `failed_step` with their own choices, and list their
+    RUNNING and TERMINAL statuses for integrations.runs.
+    """
+
+    RUNNING: tuple[str, ...] = ()
+    TERMINAL: tuple[str, ...] = ("succeeded", "failed")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    credentials_cached = models.BooleanField(null=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    hint = models.TextField(blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+    sts_ms = models.PositiveIntegerField(null=True, blank=True)
+    invoke_ms = models.PositiveIntegerField(null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    raw_response = models.TextField(blank=True)
+    raw_response_truncated = models.BooleanField(default=False)
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL  # type: ignore[attr-defined]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"  # type: ignore[attr-defined]
+
+
+class ConnectionTest(TestRun):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         ASSUMING_ROLE = "assuming_role", "Assuming role"
@@ -175,9 +218,6 @@ class ConnectionTest(models.Model):
     integration = models.ForeignKey(
         BedrockModel, models.SET_NULL, null=True, blank=True, related_name="tests"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.MANUAL)
     status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
     fingerprint = models.CharField(max_length=64, db_index=True)
@@ -192,29 +232,12 @@ class ConnectionTest(models.Model):
     request_json = models.TextField()
 
     # What happened.
-    attempts = models.PositiveSmallIntegerField(default=0)
     principal_arn = models.CharField(max_length=2048, blank=True)
     session_name = models.CharField(max_length=64, blank=True)
     assumed_role_arn = models.CharField(max_length=2048, blank=True)
-    credentials_cached = models.BooleanField(null=True)
     failed_step = models.CharField(max_length=10, choices=Step, blank=True)
-    error_code = models.CharField(max_length=100, blank=True)
-    error_message = models.TextField(blank=True)
-    hint = models.TextField(blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    request_id = models.CharField(max_length=100, blank=True)
-    sts_ms = models.PositiveIntegerField(null=True, blank=True)
-    invoke_ms = models.PositiveIntegerField(null=True, blank=True)
-    input_tokens = models.PositiveIntegerField(null=True, blank=True)
-    output_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_text = models.TextField(blank=True)
-    raw_response = models.TextField(blank=True)
-    raw_response_truncated = models.BooleanField(default=False)
     raw_response_bytes = models.PositiveIntegerField(null=True, blank=True)
-
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -225,14 +248,6 @@ class ConnectionTest(models.Model):
 
     def __str__(self) -> str:
         return f"Test #{self.pk} ({self.get_status_display()})"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == self.Status.SUCCEEDED
 
     @property
     def total_ms(self) -> int | None:

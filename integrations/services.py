@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
+from django.db.models import Q
 
-from integrations import arns, aws, families, hints
+from integrations import arns, aws, families, hints, runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider, store_headers
 
 log = logging.getLogger(__name__)
@@ -21,8 +19,7 @@ Status = ConnectionTest.Status
 Step = ConnectionTest.Step
 
 
-class QueueUnavailable(Exception):
-    """The broker did not take the task; the test was recorded as failed."""
+QueueUnavailable = runs.QueueUnavailable
 
 
 # --- starting a test ------------------------------------------------------------------
@@ -50,24 +47,7 @@ def start_test(
         headers=store_headers(list(config.headers)),
         request_json=config.request_json,
     )
-    try:
-        with transaction.atomic():
-            test.save()
-            # Only the primary key travels: secrets never enter the broker.
-            tasks.run_connection_test.delay_on_commit(test.pk)  # type: ignore[attr-defined]
-    except Exception as e:
-        if test.pk is None:
-            raise
-        log.warning("queueing test %s failed: %s", test.pk, type(e).__name__)
-        _finish(
-            test.pk,
-            Status.FAILED,
-            failed_step=Step.QUEUE,
-            error_code="QueueUnavailable",
-            error_message="The task queue is unavailable, so the test could not start.",
-            hint="Try again in a moment. If it recurs, check that the broker (Redis) is running.",
-        )
-        raise QueueUnavailable from e
+    runs.enqueue(test, tasks.run_connection_test, _finish)
     return test
 
 
@@ -75,18 +55,8 @@ def start_test(
 
 
 def claim(test_id: int) -> ConnectionTest | None:
-    """Take a queued test for this worker; None if another worker has it or it has ended.
-
-    A test that a dead worker left running past its deadline may be taken again.
-    """
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.CONNECTION_TEST_DEADLINE)
-    claimed = (
-        ConnectionTest.objects.filter(pk=test_id)
-        .filter(Q(status=Status.QUEUED) | Q(status__in=ConnectionTest.RUNNING, started__lt=stale))
-        .update(status=Status.ASSUMING_ROLE, started=now, attempts=F("attempts") + 1)
-    )
-    if not claimed:
+    """Take a queued test for this worker; None if another worker has it or it has ended."""
+    if not runs.claim(ConnectionTest, test_id, Status.ASSUMING_ROLE):
         return None
     return ConnectionTest.objects.select_related("created_by").get(pk=test_id)
 
@@ -96,16 +66,15 @@ def run_test(test_id: int) -> None:
     if test is None:
         log.info("test %s was not claimed (taken or ended)", test_id)
         return
+    identity = aws.platform_identity()
     ctx = hints.Context(
-        principal_arn=None,
+        principal_arn=identity.arn,
         role_arn=test.role_arn,
         external_id=test.external_id,
         sts_endpoint=test.sts_endpoint,
         model_id=test.model_id,
         endpoint=test.endpoint,
     )
-    identity = aws.platform_identity()
-    ctx = hints.Context(**{**ctx.__dict__, "principal_arn": identity.arn})
     user = test.created_by
     session_name = arns.make_session_name(
         "console",
@@ -247,32 +216,27 @@ def _fail_config(
 
 
 def _finish(test_id: int, status: str, **fields: Any) -> bool:
-    """End a test exactly once: a row that already ended is left as it is."""
-    now = timezone.now()
+    """End a test exactly once, and note the outcome on its integration."""
     with transaction.atomic():
-        ended = (
-            ConnectionTest.objects.filter(pk=test_id)
-            .exclude(status__in=ConnectionTest.TERMINAL)
-            .update(status=status, finished=now, **fields)
-        )
+        ended = runs.finish(ConnectionTest, test_id, status, **fields)
         if ended:
             test = ConnectionTest.objects.only(
-                "integration_id", "fingerprint", "error_code", "error_message"
+                "integration_id", "error_code", "error_message", "finished"
             ).get(pk=test_id)
-            if test.integration_id:
-                _note_on_integration(test, status, now)
-    return bool(ended)
+            if test.integration_id is not None:
+                _note_on_integration(test.integration_id, test, status)
+    return ended
 
 
-def _note_on_integration(test: ConnectionTest, status: str, now: Any) -> None:
+def _note_on_integration(integration_id: int, test: ConnectionTest, status: str) -> None:
+    now = test.finished
     updates: dict[str, Any] = {"last_test_id": test.pk}
     if status == Status.SUCCEEDED:
         updates["last_success_at"] = now
     else:
         updates["last_failure_at"] = now
         updates["last_failure_reason"] = f"{test.error_code}: {test.error_message}"[:500]
-    if test.integration_id is not None:
-        BedrockModel.objects.filter(pk=test.integration_id).update(**updates)
+    BedrockModel.objects.filter(pk=integration_id).update(**updates)
 
 
 # --- ending tests that nobody will finish ----------------------------------------------
@@ -280,40 +244,10 @@ def _note_on_integration(test: ConnectionTest, status: str, now: Any) -> None:
 
 def reap_stale_tests(test_id: int | None = None) -> int:
     """Fail tests whose worker died (running past the deadline) or that no worker took."""
-    now = timezone.now()
-    deadline = now - timedelta(seconds=settings.CONNECTION_TEST_DEADLINE)
-    queued_deadline = now - timedelta(seconds=settings.CONNECTION_TEST_QUEUE_DEADLINE)
-    qs = (
-        ConnectionTest.objects.all()
-        if test_id is None
-        else ConnectionTest.objects.filter(pk=test_id)
-    )
-    reaped = 0
-    for pk in qs.filter(status__in=ConnectionTest.RUNNING, started__lt=deadline).values_list(
-        "pk", flat=True
-    ):
-        reaped += _finish(
-            pk,
-            Status.FAILED,
-            failed_step=Step.WORKER,
-            error_code="WorkerLost",
-            error_message=(
-                "The worker stopped before it finished this test (it was restarted or killed)."
-            ),
-            hint="Run the test again.",
-        )
-    for pk in qs.filter(status=Status.QUEUED, created__lt=queued_deadline).values_list(
-        "pk", flat=True
-    ):
-        reaped += _finish(
-            pk,
-            Status.FAILED,
-            failed_step=Step.QUEUE,
-            error_code="NotPickedUp",
-            error_message="No worker picked up this test in time.",
-            hint="Check that the Celery worker is running (celery -A config worker).",
-        )
-    return reaped
+    tests = ConnectionTest.objects.all()
+    if test_id is not None:
+        tests = tests.filter(pk=test_id)
+    return runs.reap(tests, _finish)
 
 
 # --- saving ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from integrations.models import TestRun
+
 
 class Feature(models.Model):
     """A platform feature that sends prompts: "Co-pilot", "Dynamic Conversations", …"""
@@ -78,7 +80,7 @@ class PromptVersion(models.Model):
         super().save(*args, **kwargs)
 
 
-class PromptTest(models.Model):
+class PromptTest(TestRun):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -92,36 +94,17 @@ class PromptTest(models.Model):
         EXTRACT = "extract", "Response path"
         WORKER = "worker", "Worker"
 
+    RUNNING = (Status.RUNNING,)
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
 
     prompt = models.ForeignKey(Prompt, models.CASCADE, related_name="tests")
     version = models.ForeignKey(PromptVersion, models.CASCADE, related_name="tests")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
     rendered_request = models.TextField()
 
-    attempts = models.PositiveSmallIntegerField(default=0)
-    credentials_cached = models.BooleanField(null=True)
     failed_step = models.CharField(max_length=10, choices=Step, blank=True)
-    error_code = models.CharField(max_length=100, blank=True)
-    error_message = models.TextField(blank=True)
-    hint = models.TextField(blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    request_id = models.CharField(max_length=100, blank=True)
-    sts_ms = models.PositiveIntegerField(null=True, blank=True)
-    invoke_ms = models.PositiveIntegerField(null=True, blank=True)
-    raw_response = models.TextField(blank=True)
-    raw_response_truncated = models.BooleanField(default=False)
     extracted_text = models.TextField(blank=True)
     extraction_error = models.TextField(blank=True)
-    input_tokens = models.PositiveIntegerField(null=True, blank=True)
-    output_tokens = models.PositiveIntegerField(null=True, blank=True)
-
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -129,14 +112,6 @@ class PromptTest(models.Model):
 
     def __str__(self) -> str:
         return f"Prompt test #{self.pk} ({self.get_status_display()})"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == self.Status.SUCCEEDED
 
 
 TOKEN_PREFIX = "bcp_"  # noqa: S105 - a public marker, not a secret

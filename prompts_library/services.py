@@ -8,17 +8,16 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import jmespath
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from integrations import arns, aws, families, hints
+from integrations import arns, aws, families, hints, runs
 from integrations.models import BedrockModel
 from prompts_library import rendering
 from prompts_library.models import Feature, Prompt, PromptTest, PromptVersion
@@ -28,11 +27,7 @@ log = logging.getLogger(__name__)
 Status = PromptTest.Status
 Step = PromptTest.Step
 
-# How long the Invoke API waits for the model, in seconds, unless settings say otherwise.
-
-
-class QueueUnavailable(Exception):
-    pass
+QueueUnavailable = runs.QueueUnavailable
 
 
 @dataclass(frozen=True)
@@ -323,35 +318,12 @@ def start_test(prompt: Prompt, version: PromptVersion, user: Any) -> PromptTest:
         created_by=user if getattr(user, "is_authenticated", False) else None,
         rendered_request=rendered,
     )
-    try:
-        with transaction.atomic():
-            test.save()
-            tasks.run_prompt_test.delay_on_commit(test.pk)  # type: ignore[attr-defined]
-    except Exception as e:
-        if test.pk is None:
-            raise
-        log.warning("queueing prompt test %s failed: %s", test.pk, type(e).__name__)
-        _finish(
-            test.pk,
-            Status.FAILED,
-            failed_step=Step.QUEUE,
-            error_code="QueueUnavailable",
-            error_message="The task queue is unavailable, so the test could not start.",
-            hint="Try again in a moment. If it recurs, check that the broker (Redis) is running.",
-        )
-        raise QueueUnavailable from e
+    runs.enqueue(test, tasks.run_prompt_test, _finish)
     return test
 
 
 def claim(test_id: int) -> PromptTest | None:
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.CONNECTION_TEST_DEADLINE)
-    claimed = (
-        PromptTest.objects.filter(pk=test_id)
-        .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, started__lt=stale))
-        .update(status=Status.RUNNING, started=now, attempts=F("attempts") + 1)
-    )
-    if not claimed:
+    if not runs.claim(PromptTest, test_id, Status.RUNNING):
         return None
     return PromptTest.objects.select_related("created_by", "version", "prompt__integration").get(
         pk=test_id
@@ -410,39 +382,12 @@ def run_test(test_id: int) -> None:
 
 
 def _finish(test_id: int, status: str, **fields: Any) -> bool:
-    """End a test exactly once: a row that already ended is left as it is."""
-    return bool(
-        PromptTest.objects.filter(pk=test_id)
-        .exclude(status__in=PromptTest.TERMINAL)
-        .update(status=status, finished=timezone.now(), **fields)
-    )
+    return runs.finish(PromptTest, test_id, status, **fields)
 
 
 def reap_stale_test(test_id: int) -> bool:
     """Fail the test if its worker died, or no worker took it in time."""
-    now = timezone.now()
-    running_deadline = now - timedelta(seconds=settings.CONNECTION_TEST_DEADLINE)
-    queued_deadline = now - timedelta(seconds=settings.CONNECTION_TEST_QUEUE_DEADLINE)
-    qs = PromptTest.objects.filter(pk=test_id)
-    if qs.filter(status=Status.RUNNING, started__lt=running_deadline).exists():
-        return _finish(
-            test_id,
-            Status.FAILED,
-            failed_step=Step.WORKER,
-            error_code="WorkerLost",
-            error_message="The worker stopped before it finished this test.",
-            hint="Run the test again.",
-        )
-    if qs.filter(status=Status.QUEUED, created__lt=queued_deadline).exists():
-        return _finish(
-            test_id,
-            Status.FAILED,
-            failed_step=Step.QUEUE,
-            error_code="NotPickedUp",
-            error_message="No worker picked up this test in time.",
-            hint="Check that the Celery worker is running (celery -A config worker).",
-        )
-    return False
+    return bool(runs.reap(PromptTest.objects.filter(pk=test_id), _finish))
 
 
 # --- the Invoke API ----------------------------------------------------------------------
