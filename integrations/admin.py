@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
@@ -13,6 +15,19 @@ def _headers_html(rows: list) -> str:
     return format_html_join(
         "", "<div><code>{}: {}</code></div>", ((h["name"], h["value"]) for h in shown)
     )
+
+
+class ReadOnlyAdminMixin:
+    """Browsable, never added, changed or deleted through the admin (records of what happened)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Provider)
@@ -96,7 +111,7 @@ class BedrockModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConnectionTest)
-class ConnectionTestAdmin(admin.ModelAdmin):
+class ConnectionTestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "integration",
@@ -123,12 +138,3 @@ class ConnectionTestAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields if f.name != "headers"] + ["headers_masked"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

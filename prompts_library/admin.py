@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from integrations.admin import ReadOnlyAdminMixin
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
 
 
@@ -10,21 +11,12 @@ class FeatureAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PromptVersion
     fields = ("number", "change_note", "author", "created")
     readonly_fields = fields
     extra = 0
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Prompt)
@@ -39,21 +31,12 @@ class PromptAdmin(admin.ModelAdmin):
 
 
 @admin.register(PromptVersion)
-class PromptVersionAdmin(admin.ModelAdmin):
+class PromptVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Versions are immutable: browsable, never editable."""
 
     list_display = ("prompt", "number", "author", "change_note", "created")
     list_select_related = ("prompt", "author")
     search_fields = ("prompt__name", "change_note")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(PromptTest)

@@ -185,13 +185,14 @@ def celery_worker(worker_env, tmp_path_factory):
     worker.stop()
 
 
-def wait_for_test(pk: int, timeout: float = 30):
-    """Wait until the connection test has ended; returns the row."""
+def wait_for_test(pk: int, timeout: float = 30, model=None):
+    """Wait until the test (a ConnectionTest unless another model is given) has ended."""
     from integrations.models import ConnectionTest
 
+    model = model or ConnectionTest
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        test = ConnectionTest.objects.get(pk=pk)
+        test = model.objects.get(pk=pk)
         if test.is_terminal:
             return test
         time.sleep(0.05)

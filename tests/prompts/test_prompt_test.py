@@ -1,25 +1,19 @@
 """A prompt's Test: rendered with the samples, run on the real worker through the sandbox."""
 
 import json
-import time
 
 import pytest
 
 from prompts_library import services
 from prompts_library.models import PromptTest
+from tests.conftest import wait_for_test
 from tests.prompts.fixtures import make_prompt
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def wait_for_prompt_test(pk, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        test = PromptTest.objects.get(pk=pk)
-        if test.is_terminal:
-            return test
-        time.sleep(0.05)
-    raise AssertionError(f"prompt test {pk} did not end within {timeout}s")
+    return wait_for_test(pk, timeout, model=PromptTest)
 
 
 @pytest.mark.django_db(transaction=True)
