@@ -71,5 +71,12 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", syncSave);
+  // Editing a verified integration: its saved values passed their last Test, so Save starts
+  // enabled and the first edit disables it.
+  document.addEventListener("DOMContentLoaded", function () {
+    const form = document.getElementById("integration-form");
+    const save = document.getElementById("save-button");
+    if (form && save && save.dataset.ready === "1") form.dataset.tested = formValues(form);
+    syncSave();
+  });
 })();

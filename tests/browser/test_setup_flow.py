@@ -74,3 +74,17 @@ def test_bad_values_are_explained_beside_their_fields(page, alice, sandbox):
     page.get_by_role("button", name="Test").click()
     expect(page.locator("#errors-role_arn")).to_contain_text("12 digits")
     expect(page.locator("#test-result")).to_contain_text("Not tested")
+
+
+def test_editing_a_verified_integration_keeps_save_until_something_changes(
+    page, alice, sandbox, celery_worker
+):
+    from tests.integrations.fixtures import make_integration
+
+    integration = make_integration()
+    sign_in(page, "alice", "alice-password-long")
+    page.goto(f"/integrations/{integration.pk}/edit/")
+    save = page.get_by_role("button", name="Save")
+    expect(save).to_be_enabled()
+    page.get_by_label("Request JSON").fill('{"anthropic_version": "bedrock-2023-05-31"}')
+    expect(save).to_be_disabled()

@@ -113,3 +113,15 @@ class TestEdit:
         integration.refresh_from_db()
         assert not integration.verified
         assert "Unverified" in alice_client.get(f"/integrations/{integration.pk}/").text
+
+
+@pytest.mark.django_db
+def test_an_unchanged_verified_integration_saves_without_a_new_test(alice_client):
+    from tests.integrations.fixtures import make_integration
+
+    integration = make_integration()
+    data = form_data(provider_name="Bedrock Anthropic", model_name="Renamed")
+    r = alice_client.post(f"/integrations/{integration.pk}/edit/", data)
+    assert r.status_code == 302
+    integration.refresh_from_db()
+    assert integration.name == "Renamed" and integration.verified
