@@ -59,12 +59,14 @@ def _console_settings():
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
-    # A SQLite test database of this run's own, so that two runs on one checkout don't collide.
+    # A test database of this run's own, so that two runs on one machine don't collide.
     from django.conf import settings
 
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         db["TEST"]["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    else:
+        db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{QUEUE.replace('-', '_')}"
 
 
 @pytest.fixture(autouse=True)
