@@ -95,7 +95,42 @@ class Provider(models.Model):
         return self.name
 
 
-class BedrockModel(models.Model):
+class HoldsConfiguration:
+    """A row that stores a Configuration's values: an integration, or the snapshot a test ran."""
+
+    role_arn: Any
+    sts_endpoint: Any
+    external_id: Any
+    model_id: Any
+    endpoint: Any
+    headers: Any
+    request_json: Any
+    fingerprint: Any
+
+    def configuration(self) -> Configuration:
+        return Configuration(
+            role_arn=self.role_arn,
+            sts_endpoint=self.sts_endpoint,
+            external_id=self.external_id,
+            model_id=self.model_id,
+            endpoint=self.endpoint,
+            headers=tuple(load_headers(self.headers)),
+            request_json=self.request_json,
+        )
+
+    def apply(self, config: Configuration) -> None:
+        """Take these values (secret header values encrypted) and their fingerprint."""
+        self.role_arn = config.role_arn
+        self.sts_endpoint = config.sts_endpoint
+        self.external_id = config.external_id
+        self.model_id = config.model_id
+        self.endpoint = config.endpoint
+        self.headers = store_headers(list(config.headers))
+        self.request_json = config.request_json
+        self.fingerprint = config.fingerprint()
+
+
+class BedrockModel(HoldsConfiguration, models.Model):
     """An integration: one Bedrock model reached through one assumed role."""
 
     provider = models.ForeignKey(Provider, models.PROTECT, related_name="models")
@@ -131,17 +166,6 @@ class BedrockModel(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("integrations:detail", args=[self.pk])
-
-    def configuration(self) -> Configuration:
-        return Configuration(
-            role_arn=self.role_arn,
-            sts_endpoint=self.sts_endpoint,
-            external_id=self.external_id,
-            model_id=self.model_id,
-            endpoint=self.endpoint,
-            headers=tuple(load_headers(self.headers)),
-            request_json=self.request_json,
-        )
 
     @property
     def verified(self) -> bool:
@@ -194,7 +218,7 @@ class TestRun(models.Model):
         return self.status == "succeeded"  # type: ignore[attr-defined]
 
 
-class ConnectionTest(TestRun):
+class ConnectionTest(HoldsConfiguration, TestRun):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         ASSUMING_ROLE = "assuming_role", "Assuming role"
@@ -254,17 +278,6 @@ class ConnectionTest(TestRun):
         if self.sts_ms is None and self.invoke_ms is None:
             return None
         return (self.sts_ms or 0) + (self.invoke_ms or 0)
-
-    def configuration(self) -> Configuration:
-        return Configuration(
-            role_arn=self.role_arn,
-            sts_endpoint=self.sts_endpoint,
-            external_id=self.external_id,
-            model_id=self.model_id,
-            endpoint=self.endpoint,
-            headers=tuple(load_headers(self.headers)),
-            request_json=self.request_json,
-        )
 
     def masked_headers(self) -> list[dict[str, str]]:
         return masked_headers(self.headers)

@@ -7,7 +7,6 @@ from integrations.models import (
     ConnectionTest,
     Header,
     Provider,
-    store_headers,
 )
 from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.conftest import SANDBOX_URL
@@ -26,18 +25,9 @@ def make_integration(
         request_json=families.default_request_json(families.FAMILIES["anthropic"]),
     )
     p, _ = Provider.objects.get_or_create(name=provider, defaults={"external_id": DEMO_EXTERNAL_ID})
-    integration = BedrockModel.objects.create(
-        provider=p,
-        name=name,
-        role_arn=config.role_arn,
-        sts_endpoint=config.sts_endpoint,
-        external_id=config.external_id,
-        model_id=config.model_id,
-        endpoint=config.endpoint,
-        headers=store_headers(list(config.headers)),
-        request_json=config.request_json,
-        fingerprint=config.fingerprint(),
-    )
+    integration = BedrockModel(provider=p, name=name)
+    integration.apply(config)
+    integration.save()
     if tested:
         test = ConnectionTest.objects.create(
             integration=integration,
