@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "integrations",
     "prompts_library",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -143,6 +145,10 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# After this many failed logins for a user name or from an address, logins are refused for
+# LOGIN_LOCKOUT_SECONDS (audit.auth).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -220,6 +226,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=150
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic tasks, run by `celery -A config beat` (`CELERY_BEAT=1 ./console up`).
+CANARY_ENABLED = env.bool("CANARY_ENABLED", default=False)
+CANARY_INTERVAL_SECONDS = env.int("CANARY_INTERVAL_SECONDS", default=900)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "reap-stale-tests": {"task": "integrations.tasks.reap_stale_tests", "schedule": 60.0},
+}
+if CANARY_ENABLED:
+    # Re-tests every saved integration, so a revoked role shows before a feature breaks.
+    CELERY_BEAT_SCHEDULE["health-canary"] = {
+        "task": "integrations.tasks.run_health_canary",
+        "schedule": float(CANARY_INTERVAL_SECONDS),
+    }
 
 # AWS. The platform's own identity comes from boto3's default credential chain.
 AWS_REGION = env("AWS_REGION", default=env("AWS_DEFAULT_REGION", default="us-east-1"))

@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from audit.auth import ThrottledAuthenticationForm
 from integrations import views as integration_views
 
 
@@ -19,7 +20,11 @@ urlpatterns = [
     path("", integration_views.home, name="home"),
     path("", include("integrations.urls")),
     path("", include("prompts_library.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -696,6 +696,15 @@ def check_extra_origin(origin: str) -> str:
     return _split_url(origin, "extra origin").origin
 
 
+def is_extra_origin(
+    scheme: str, host: str, port: int, extra_origins: Iterable[str] | str | None
+) -> bool:
+    """Whether scheme://host:port is one of the origins allowed besides AWS."""
+    return (scheme, host.lower().strip("[]"), port) in {
+        (s, h.strip("[]"), p) for s, h, p in _extra_origin_keys(extra_origins)
+    }
+
+
 def check_endpoint(url: str, service: str, extra_origins: Iterable[str] | None = None) -> Endpoint:
     """Check that ``url`` is an AWS endpoint of ``service`` ("sts" or "bedrock-runtime") or an
     origin listed in ``extra_origins``; return it normalised."""

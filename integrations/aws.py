@@ -8,9 +8,11 @@ jittered backoff for throttling, and no redirects (botocore does not follow them
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import boto3
+from botocore.awsrequest import (
+    AWSHTTPConnection,
+    AWSHTTPConnectionPool,
+    AWSHTTPSConnection,
+    AWSHTTPSConnectionPool,
+)
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -127,22 +135,28 @@ def _boto_session() -> boto3.session.Session:
 
 
 def _config(**overrides: Any) -> Config:
-    return Config(
-        region_name=settings.AWS_REGION,
+    options: dict[str, Any] = {
+        "region_name": settings.AWS_REGION,
         # SigV4, explicitly: a bearer token in AWS_BEARER_TOKEN_BEDROCK must not replace the role.
-        signature_version="v4",
-        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
-        read_timeout=settings.AWS_READ_TIMEOUT,
+        "signature_version": "v4",
+        "connect_timeout": settings.AWS_CONNECT_TIMEOUT,
+        "read_timeout": settings.AWS_READ_TIMEOUT,
         # Retries are ours (see _with_retries), so that they are bounded and visible.
-        retries={"mode": "standard", "total_max_attempts": 1},
-        tcp_keepalive=True,
-        max_pool_connections=64,
-        **overrides,
-    )
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+        "tcp_keepalive": True,
+        "max_pool_connections": 64,
+    }
+    return Config(**{**options, **overrides})
 
 
-def _client(service: str, endpoint_url: str | None, credentials: AssumedCredentials | None):
-    key = (service, endpoint_url, credentials.access_key_id if credentials else None)
+def _client(
+    service: str,
+    endpoint_url: str | None,
+    credentials: AssumedCredentials | None,
+    read_timeout: float | None = None,
+):
+    # A per-call read timeout gets a client of its own: botocore's timeouts are per client.
+    key = (service, endpoint_url, credentials.access_key_id if credentials else None, read_timeout)
     client = _clients.get(key)
     if client is not None:
         return client
@@ -150,7 +164,11 @@ def _client(service: str, endpoint_url: str | None, credentials: AssumedCredenti
     with _session_lock:
         client = _clients.get(key)
         if client is None:
-            kwargs: dict[str, Any] = {"config": _config()}
+            overrides: dict[str, Any] = {}
+            if read_timeout is not None:
+                overrides["read_timeout"] = read_timeout
+                overrides["connect_timeout"] = min(settings.AWS_CONNECT_TIMEOUT, read_timeout)
+            kwargs: dict[str, Any] = {"config": _config(**overrides)}
             if endpoint_url:
                 kwargs["endpoint_url"] = endpoint_url
             if credentials:
@@ -160,6 +178,7 @@ def _client(service: str, endpoint_url: str | None, credentials: AssumedCredenti
                     aws_session_token=credentials.session_token,
                 )
             client = cast(Any, _boto_session()).client(service, **kwargs)
+            _pin_connections(client)
             if service == "bedrock-runtime":
                 client.meta.events.register(
                     "before-sign.bedrock-runtime.InvokeModel", _sign_headers
@@ -183,7 +202,106 @@ def _sign_headers(request: Any, **_: Any) -> None:
 
 
 def check_url(url: str, service: str) -> arns.Endpoint:
-    return arns.check_endpoint(url, service, settings.EXTRA_AWS_ENDPOINTS)
+    """The endpoint policy on the URL, then on the addresses its host resolves to now.
+
+    The second check gives a clear error early; the guarantee is the pinned connection below,
+    which checks the address it actually connects to.
+    """
+    endpoint = arns.check_endpoint(url, service, settings.EXTRA_AWS_ENDPOINTS)
+    if not endpoint.extra:
+        try:
+            _allowed_addresses(endpoint.host, 443)
+        except BlockedAddress as e:
+            raise arns.InvalidValue(str(e)) from None
+        except OSError:
+            pass  # unresolvable now: the call reports it as a connection error
+    return endpoint
+
+
+# --- the network boundary: resolved addresses, pinned ---------------------------------------
+#
+# A host name that passed the policy could still resolve to an internal address (a hostile
+# DNS record, or a record that changes between our check and botocore's connect: DNS
+# rebinding). So the check is made where the socket is opened: botocore's connections are
+# replaced (per client) by subclasses whose _new_conn resolves the host once, refuses
+# loopback, link-local (169.254.0.0/16, fe80::/10), private, unique-local, unspecified,
+# multicast and reserved addresses, and connects to exactly the address it checked. The
+# request keeps the host name for the Host header, SigV4, TLS SNI and certificate
+# verification (urllib3 takes those from `host`, only the socket uses `_dns_host`). There is
+# no second lookup, hence no window for rebinding. A hook on botocore's before-send event
+# would check one lookup and connect after another, so it was not chosen. Origins listed in
+# EXTRA_AWS_ENDPOINTS (the sandbox on 127.0.0.1, a VPC endpoint with private addresses) are
+# allowed as they are.
+
+
+class BlockedAddress(OSError):
+    """The host resolves to an address the console must not call."""
+
+
+def _address_allowed(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def _allowed_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
+    """getaddrinfo for host:port, refused (BlockedAddress) if any address is internal."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    blocked = sorted({str(info[4][0]) for info in infos if not _address_allowed(str(info[4][0]))})
+    if blocked or not infos:
+        raise BlockedAddress(
+            f"The host {host} resolves to an internal address ({', '.join(blocked)}), which the "
+            "console does not call. Allow the origin in EXTRA_AWS_ENDPOINTS if it is intended."
+        )
+    return infos
+
+
+def _is_extra_origin(scheme: str, host: str, port: int) -> bool:
+    return arns.is_extra_origin(scheme, host, port, settings.EXTRA_AWS_ENDPOINTS)
+
+
+class _PinnedConnectionMixin:
+    scheme = "http"
+    host: str
+    port: int
+    _dns_host: str
+
+    def _new_conn(self) -> socket.socket:
+        if _is_extra_origin(self.scheme, self.host, self.port):
+            return super()._new_conn()  # type: ignore[misc]
+        infos = _allowed_addresses(self._dns_host, self.port)
+        checked = str(infos[0][4][0])
+        name = self._dns_host
+        self._dns_host = checked  # connect to the checked address, no second lookup
+        try:
+            return super()._new_conn()  # type: ignore[misc]
+        finally:
+            self._dns_host = name
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, AWSHTTPConnection):  # type: ignore[misc]
+    scheme = "http"
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, AWSHTTPSConnection):  # type: ignore[misc]
+    scheme = "https"
+
+
+class _PinnedHTTPPool(AWSHTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(AWSHTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+def _pin_connections(client: Any) -> None:
+    # botocore has no public hook for its connection classes: its URLLib3Session keeps them in
+    # _pool_classes_by_scheme, shared (the same dict) with its pool managers. A new client has
+    # no pool yet, so every connection it opens is pinned.
+    classes = client._endpoint.http_session._pool_classes_by_scheme
+    classes.update({"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool})
 
 
 # --- platform identity -------------------------------------------------------------------
@@ -253,15 +371,23 @@ def assume_role(role_arn: str, external_id: str, sts_endpoint: str, session_name
         }
         if external_id:
             kwargs["ExternalId"] = external_id
-        reply, retries = _with_retries(lambda: client.assume_role(**kwargs), started)
-        c = reply["Credentials"]
-        creds = AssumedCredentials(
-            access_key_id=c["AccessKeyId"],
-            secret_access_key=c["SecretAccessKey"],
-            session_token=c["SessionToken"],
-            expiration=c["Expiration"],
-            assumed_role_arn=reply.get("AssumedRoleUser", {}).get("Arn", ""),
-        )
+        try:
+            reply, retries = _with_retries(lambda: client.assume_role(**kwargs), started)
+            c = reply["Credentials"]
+            creds = AssumedCredentials(
+                access_key_id=c["AccessKeyId"],
+                secret_access_key=c["SecretAccessKey"],
+                session_token=c["SessionToken"],
+                expiration=c["Expiration"],
+                assumed_role_arn=reply.get("AssumedRoleUser", {}).get("Arn", ""),
+            )
+        except (KeyError, TypeError, AttributeError):
+            # An answer that is not STS's XML (a proxy's HTML page, an empty body).
+            raise AwsCallFailed(
+                "InvalidResponse",
+                "The STS endpoint's answer holds no credentials (it is not an STS response).",
+                elapsed_ms=_ms_since(started),
+            ) from None
         _creds[key] = creds
         return Assumed(creds, False, _ms_since(started), retries)
 
@@ -279,14 +405,17 @@ def invoke_model(
     keep_bytes: int,
     max_bytes: int = 25_000_000,
     deadline_s: float | None = None,
+    read_timeout: float | None = None,
 ) -> Invocation:
     """Call InvokeModel and read at most max_bytes of the answer within deadline_s.
 
     The body is read in chunks against a wall-clock deadline, so an endpoint that drips
-    one byte at a time cannot hold a test past its time.
+    one byte at a time cannot hold a test past its time. read_timeout (default
+    AWS_READ_TIMEOUT) bounds each wait on the socket, so an endpoint that sends nothing
+    cannot hold the calling thread past it either.
     """
     check_url(endpoint, "bedrock-runtime")
-    client = _client("bedrock-runtime", endpoint, credentials)
+    client = _client("bedrock-runtime", endpoint, credentials, read_timeout)
     started = time.monotonic()
     deadline = started + (deadline_s or settings.AWS_READ_TIMEOUT)
     token = _extra_headers.set(tuple(headers))
@@ -363,7 +492,8 @@ def _with_retries[T](call: Callable[[], T], started: float) -> tuple[T, int]:
         except ClientError as e:
             if _code(e) in THROTTLING_CODES and attempt + 1 < attempts:
                 # Full jitter (AWS architecture blog): spread retries of many callers apart.
-                time.sleep(random.uniform(0, min(4.0, 0.2 * 2**attempt)))  # noqa: S311
+                # A pseudo-random delay, not a secret (bandit B311 reviewed).
+                time.sleep(random.uniform(0, min(4.0, 0.2 * 2**attempt)))  # noqa: S311  # nosec B311
                 continue
             raise _translate(e, started) from None
         except BotoCoreError as e:

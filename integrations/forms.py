@@ -16,6 +16,10 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MAX_HEADERS = 20
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 @dataclass
 class HeaderRow:
     name: str = ""
@@ -202,8 +206,9 @@ class IntegrationForm(forms.Form):
         if len(text.encode()) > MAX_REQUEST_BYTES:
             raise forms.ValidationError("The Request JSON is larger than 1 MB.")
         try:
-            body = json.loads(text)
-        except ValueError as e:
+            # NaN and Infinity are Python's extensions, not JSON: refuse them as AWS would.
+            body = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as e:
             raise forms.ValidationError(f"The Request JSON is not valid JSON: {e}.") from None
         if not isinstance(body, dict):
             raise forms.ValidationError("The Request JSON must be a JSON object ({…}).")

@@ -68,12 +68,21 @@ def claim(model: type[Any], test_id: int, running_status: str) -> bool:
 
 
 def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
-    """End a test exactly once: a row that already ended is left as it is."""
-    return bool(
-        model.objects.filter(pk=test_id)
-        .exclude(status__in=model.TERMINAL)
-        .update(status=status, finished=timezone.now(), **fields)
-    )
+    """End a test exactly once: a row that already ended is left as it is.
+
+    The outcome is recorded in the audit trail in the same transaction.
+    """
+    from audit.signals import test_finished
+
+    with transaction.atomic():
+        ended = bool(
+            model.objects.filter(pk=test_id)
+            .exclude(status__in=model.TERMINAL)
+            .update(status=status, finished=timezone.now(), **fields)
+        )
+        if ended:
+            test_finished(model, test_id)
+    return ended
 
 
 def reap(tests: models.QuerySet[Any], finish: Finish) -> int:

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from audit import roles
 from integrations import arns, aws, families, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
@@ -23,7 +23,9 @@ from integrations.models import BedrockModel, ConnectionTest, Provider, masked_h
 STATUS_WAIT_SECONDS = 15.0
 STATUS_POLL_SECONDS = 0.02
 
-staff_required: Callable[..., Any] = staff_member_required(login_url=settings.LOGIN_URL)
+# Legacy name, kept for code that still imports it: an Editor's access (see audit.roles).
+# New views name the permission they need with roles.require(...).
+staff_required: Callable[..., Any] = roles.require(roles.ADD_PROMPT, roles.RUN_TESTS)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -42,7 +44,7 @@ def wait_past(row: QuerySet[Any], status: str) -> None:
         time.sleep(STATUS_POLL_SECONDS)
 
 
-@staff_required
+@roles.require(roles.VIEW)
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     providers = Provider.objects.prefetch_related(
@@ -91,7 +93,7 @@ def _render_setup(request, form, integration=None, status=200):
     return render(request, "integrations/setup.html", context, status=status)
 
 
-@staff_required
+@roles.require(roles.ADD_INTEGRATION)
 def new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _save(request, None)
@@ -111,7 +113,7 @@ def new(request: HttpRequest) -> HttpResponse:
     return _render_setup(request, IntegrationForm(initial=initial))
 
 
-@staff_required
+@roles.require(roles.CHANGE_INTEGRATION)
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(BedrockModel.objects.select_related("provider"), pk=pk)
     if request.method == "POST":
@@ -139,7 +141,7 @@ def _save(request: HttpRequest, integration: BedrockModel | None) -> HttpRespons
     return redirect(saved)
 
 
-@staff_required
+@roles.require(roles.RUN_TESTS)
 @require_POST
 def test(request: HttpRequest) -> HttpResponse:
     """Validate the form; if it is valid, queue a test and show its live status."""
@@ -159,7 +161,7 @@ def test(request: HttpRequest) -> HttpResponse:
     return render(request, "integrations/test_outcome.html", context)
 
 
-@staff_required
+@roles.require(roles.RUN_TESTS)
 @require_POST
 def retest(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(BedrockModel, pk=pk)
@@ -172,7 +174,7 @@ def retest(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect(integration)
 
 
-@staff_required
+@roles.require(roles.VIEW)
 @require_GET
 def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The test's status; with ?after=<status>, wait until it has moved past that status."""
@@ -187,7 +189,7 @@ def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, template, {"test": test})
 
 
-@staff_required
+@roles.require(roles.VIEW)
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(
@@ -208,7 +210,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "integrations/detail.html", context)
 
 
-@staff_required
+@roles.require(roles.ADD_INTEGRATION)
 @require_POST
 def assist(request: HttpRequest) -> HttpResponse:
     """As the admin types: provider's External ID, endpoint and body for the model, policies."""

@@ -11,6 +11,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from audit.models import AuditEvent
+from audit.recorder import record
 from prompts_library import rendering, services
 from prompts_library.models import ApiToken, Prompt, hash_token
 
@@ -39,6 +41,14 @@ def _token(request: HttpRequest) -> ApiToken | None:
     )
     if token is None:
         return None
+    # Metadata only: which token, where and how; never the body or the token itself.
+    record(
+        AuditEvent.Action.TOKEN_USED,
+        object_type="prompts_library.apitoken",
+        object_id=token.pk,
+        object_repr=f"API token #{token.pk}",
+        changes={"method": request.method, "path": request.path[:300]},
+    )
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -1,7 +1,7 @@
 """Shared fixtures: the sandbox (AWS stand-in), a real Celery worker process, and the users.
 
-The narrative: alice is the platform administrator (staff, superuser), bob a staff member,
-charlie has an account but is not staff.
+The narrative: alice is the platform administrator (staff, superuser), bob a staff member with the Publisher role,
+charlie has an account but is not staff and has no role (refused everywhere with 403).
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 def _fast_password_hashing(settings):
     # alice, bob and charlie are created for most tests: PBKDF2 would cost ~0.2 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Failed logins in one test must not lock 127.0.0.1 out of the next (tests/security tests it).
+    settings.LOGIN_FAILURE_LIMIT = 10_000
 
 
 @pytest.fixture(scope="session")
@@ -208,11 +210,25 @@ def alice(django_user_model):
     )
 
 
+def grant(user, role: str):
+    """Give the user one of the roles (Django groups); the groups are made if a flush took them."""
+    from django.contrib.auth.models import Group
+
+    from audit.roles import ensure_roles
+
+    if not Group.objects.filter(name=role).exists():
+        ensure_roles()
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def bob(django_user_model):
-    return django_user_model.objects.create_user(
+    # bob is staff and a Publisher: he edits, tests and publishes prompts and manages tokens.
+    bob = django_user_model.objects.create_user(
         "bob", "bob@example.org", "bob-password-long", is_staff=True
     )
+    return grant(bob, "Publisher")
 
 
 @pytest.fixture

@@ -152,8 +152,8 @@ class TestValidation:
         assert 'class="error"' in errors and message in errors
         assert "Injected" not in errors
 
-    def test_it_requires_staff(self, client, charlie):
+    def test_it_requires_a_role(self, client, charlie):
         client.force_login(charlie)
         r = post_test(client)
-        assert r.status_code == 302
+        assert r.status_code == 403
         assert ConnectionTest.objects.count() == 0

@@ -1,0 +1,93 @@
+"""The audit trail: one row per event, each hashed and chained to the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+GENESIS = "0" * 64
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        DELETE = "delete", "Delete"
+        ROLES = "roles", "Roles changed"
+        PUBLISH = "publish", "Publish"
+        ROLLBACK = "rollback", "Rollback"
+        TEST_STARTED = "test_started", "Test started"
+        TEST_FINISHED = "test_finished", "Test finished"
+        LOGIN = "login", "Login"
+        LOGOUT = "logout", "Logout"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        TOKEN_USED = "token_used", "API token used"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
+        EXPORT = "export", "Audit export"
+
+    created = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept beside the key so that the record still names who it was after the user is deleted.
+    actor_repr = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    action = models.CharField(max_length=20, choices=Action, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    # {"field": [before, after]} with secret values masked; or metadata for non-change events.
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "audit event"
+        indexes = [models.Index(fields=["object_type", "object_id", "-id"])]
+        permissions = [
+            ("run_tests", "Can run connection and prompt tests"),
+            ("publish_prompts", "Can publish and roll back prompts"),
+            ("manage_api_tokens", "Can create and revoke API tokens"),
+            ("manage_users", "Can manage users and roles"),
+            ("export_audit", "Can export the audit trail"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.object_type} {self.object_repr}".strip()
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "created": self.created.isoformat(),
+            "actor_id": self.actor_id,
+            "actor_repr": self.actor_repr,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "object_repr": self.object_repr,
+            "changes": self.changes,
+            "prev_hash": self.prev_hash,
+        }
+
+    def compute_hash(self) -> str:
+        canonical = json.dumps(
+            self.payload(), sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ChainHead(models.Model):
+    """One row, locked (SELECT ... FOR UPDATE) by every writer, so that the chain never forks."""
+
+    last_hash = models.CharField(max_length=64, default=GENESIS)
+
+    def __str__(self) -> str:
+        return self.last_hash

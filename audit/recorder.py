@@ -1,0 +1,198 @@
+"""Writing audit events: who (from the request or the test's owner), what, and a masked diff.
+
+Every event is appended under a lock on the chain head, inside the caller's transaction when
+there is one: the change and its event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from audit.models import AuditEvent, ChainHead
+
+MASK = "•••••• (secret)"
+
+# Fields whose changes are bookkeeping, not edits (written by tests finishing, logins, API use).
+IGNORED_FIELDS = frozenset(
+    {
+        "updated",
+        "created",
+        "last_login",
+        "last_test",
+        "last_success_at",
+        "last_failure_at",
+        "last_failure_reason",
+        "last_used_at",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    user: Any = None
+    ip: str | None = None
+    user_agent: str = ""
+
+
+_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
+    "audit_context", default=None
+)
+
+
+def set_context(ctx: Context | None) -> contextvars.Token:
+    return _context.set(ctx)
+
+
+def reset_context(token: contextvars.Token) -> None:
+    _context.reset(token)
+
+
+def context_from_request(request: Any) -> Context:
+    ip = request.META.get("REMOTE_ADDR") or None
+    return Context(
+        user=getattr(request, "user", None),
+        ip=ip,
+        user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:500],
+    )
+
+
+def label(obj_or_model: Any) -> str:
+    return obj_or_model._meta.label_lower
+
+
+# --- masking ------------------------------------------------------------------------------
+
+
+def _mask_headers(rows: Any) -> Any:
+    if not isinstance(rows, list):
+        return rows
+    shown = []
+    for r in rows:
+        if isinstance(r, dict) and r.get("secret"):
+            shown.append({"name": r.get("name", ""), "secret": True, "value": MASK})
+        else:
+            shown.append(r)
+    return shown
+
+
+def _mask(value: Any) -> str:
+    # A keyed tag lets a diff tell that the secret changed, without saying anything about it.
+    tag = salted_hmac("audit.mask", str(value), algorithm="sha256").hexdigest()[:12]
+    return f"{MASK} {tag}" if value else ""
+
+
+# Per model: fields that hold secrets, and how they appear in the trail.
+SECRET_FIELDS: dict[str, dict[str, Any]] = {
+    "integrations.bedrockmodel": {"headers": _mask_headers},
+    "integrations.connectiontest": {"headers": _mask_headers},
+    "prompts_library.apitoken": {"token_hash": _mask},
+    "auth.user": {"password": _mask},
+}
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The instance's concrete fields as JSON values, secrets masked."""
+    maskers = SECRET_FIELDS.get(label(instance), {})
+    data: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in IGNORED_FIELDS:
+            continue
+        value = field.value_from_object(instance)
+        if field.name in maskers:
+            value = maskers[field.name](value)
+        data[field.name] = value
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def _untag(value: Any) -> Any:
+    return MASK if isinstance(value, str) and value.startswith(MASK) else value
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
+    before, after = before or {}, after or {}
+    changed = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            # A new password or token: say that it changed, never what it is (nor its tag).
+            changed[key] = [_untag(old), _untag(new)]
+    return changed
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _actor(user: Any) -> tuple[Any, str]:
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user, user.get_username()
+    return None, ""
+
+
+def record(
+    action: str,
+    obj: models.Model | None = None,
+    changes: dict[str, Any] | None = None,
+    *,
+    user: Any = None,
+    object_type: str = "",
+    object_id: Any = "",
+    object_repr: str = "",
+) -> AuditEvent:
+    ctx = _context.get() or Context()
+    actor, actor_repr = _actor(user if user is not None else ctx.user)
+    if obj is not None:
+        object_type = object_type or label(obj)
+        object_id = object_id or obj.pk
+        object_repr = object_repr or str(obj)
+    event = AuditEvent(
+        actor=actor,
+        actor_repr=actor_repr,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        action=action,
+        object_type=object_type,
+        object_id="" if object_id is None else str(object_id),
+        object_repr=str(object_repr)[:300],
+        changes=json.loads(json.dumps(changes or {}, cls=DjangoJSONEncoder)),
+    )
+    return append(event)
+
+
+def append(event: AuditEvent) -> AuditEvent:
+    with transaction.atomic():
+        head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
+        # Microseconds are kept by both SQLite and PostgreSQL, so the hash survives a reload.
+        event.created = timezone.now()
+        event.prev_hash = head.last_hash
+        event.hash = event.compute_hash()
+        event.save()
+        head.last_hash = event.hash
+        head.save(update_fields=["last_hash"])
+    return event
+
+
+def verify_chain() -> tuple[int, AuditEvent | None, str]:
+    """(events checked, first broken event or None, why)."""
+    from audit.models import GENESIS
+
+    expected_prev = GENESIS
+    checked = 0
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != expected_prev:
+            return checked, event, "its prev_hash is not the hash of the event before it"
+        if event.compute_hash() != event.hash:
+            return checked, event, "its content does not match its hash"
+        expected_prev = event.hash
+        checked += 1
+    head = ChainHead.objects.filter(pk=1).first()
+    if head is not None and checked and head.last_hash != expected_prev:
+        return checked, None, "the chain head does not match the last event (events removed)"
+    return checked, None, ""
