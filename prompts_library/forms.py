@@ -22,6 +22,10 @@ def _jmespath(value: str, label: str) -> str:
     return value
 
 
+def normalise_newlines(value: str) -> str:
+    return value.replace("\r\n", "\n")
+
+
 class PromptForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
     integration = forms.ModelChoiceField(
@@ -57,7 +61,8 @@ class PromptForm(forms.Form):
         given = (initial or {}).get("samples") or {}
         for name in self.variables:
             value = source.get(f"sample_{name}", "") if source is not None else given.get(name, "")
-            self.samples[name] = value
+            # Browsers submit a textarea's line breaks as CRLF (HTML spec); keep them as \n.
+            self.samples[name] = normalise_newlines(value) if source is not None else value
 
     @classmethod
     def for_version(cls, prompt: Prompt, version: PromptVersion) -> PromptForm:

@@ -98,7 +98,18 @@ class PromptTest(TestRun):
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
 
     prompt = models.ForeignKey(Prompt, models.CASCADE, related_name="tests")
-    version = models.ForeignKey(PromptVersion, models.CASCADE, related_name="tests")
+    # Null for a draft: the editing page's unsaved values, tested before they become a version.
+    version = models.ForeignKey(
+        PromptVersion, models.CASCADE, null=True, blank=True, related_name="tests"
+    )
+    # The model called when it is not the prompt's (a draft, or another model being tried).
+    integration = models.ForeignKey(
+        "integrations.BedrockModel", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The paths the response is read with (the version's, or the draft's), kept with the test.
+    response_path = models.CharField(max_length=1000, blank=True)
+    input_tokens_path = models.CharField(max_length=1000, blank=True)
+    output_tokens_path = models.CharField(max_length=1000, blank=True)
     status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
     rendered_request = models.TextField()
 
@@ -112,6 +123,18 @@ class PromptTest(TestRun):
 
     def __str__(self) -> str:
         return f"Prompt test #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.version_id is None
+
+    def model(self):
+        return self.integration if self.integration_id else self.prompt.integration
+
+    def response_tree(self) -> str:
+        from prompts_library import jsontree
+
+        return jsontree.render_raw(self.raw_response)
 
 
 TOKEN_PREFIX = "bcp_"  # noqa: S105 - a public marker, not a secret

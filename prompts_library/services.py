@@ -123,8 +123,13 @@ def save_version(
 def publish(prompt: Prompt, version: PromptVersion) -> None:
     if version.prompt_id != prompt.pk:
         raise ValueError("The version belongs to another prompt.")
-    prompt.published_version = version
-    prompt.save(update_fields=["published_version", "updated"])
+    from audit.models import AuditEvent
+    from audit.recorder import record
+
+    with transaction.atomic():
+        prompt.published_version = version
+        prompt.save(update_fields=["published_version", "updated"])
+        record(AuditEvent.Action.PUBLISH, prompt, {"version": version.number})
 
 
 def rollback(prompt: Prompt, old: PromptVersion, author: Any) -> PromptVersion:
@@ -143,6 +148,15 @@ def rollback(prompt: Prompt, old: PromptVersion, author: Any) -> PromptVersion:
             f"Rollback to version {old.number}",
         )
         publish(prompt, version)
+        from audit.models import AuditEvent
+        from audit.recorder import record
+
+        record(
+            AuditEvent.Action.ROLLBACK,
+            prompt,
+            {"to_version": old.number, "new_version": version.number},
+            user=author,
+        )
     return version
 
 
@@ -202,6 +216,8 @@ def call_model(
             creds,
             keep_bytes=settings.RAW_RESPONSE_LIMIT,
             deadline_s=deadline_s,
+            # The caller's deadline also bounds the HTTP call, so no thread outlives it.
+            read_timeout=deadline_s,
         )
 
     try:
@@ -254,7 +270,9 @@ def _search(path: str, data: Any) -> Any:
         return None
 
 
-def extract(version: PromptVersion, body: bytes, headers: dict[str, str]) -> Extraction:
+def extract(
+    version: PromptVersion | PromptTest, body: bytes, headers: dict[str, str]
+) -> Extraction:
     """The text at the version's Response path, and token counts (paths, then headers)."""
     header_in = _count(headers.get(families.INPUT_TOKENS_HEADER))
     header_out = _count(headers.get(families.OUTPUT_TOKENS_HEADER))
@@ -304,17 +322,53 @@ def _session_name(user: Any, *parts: str) -> str:
 # --- prompt tests -----------------------------------------------------------------------
 
 
-def start_test(prompt: Prompt, version: PromptVersion, user: Any) -> PromptTest:
+def start_test(
+    prompt: Prompt, version: PromptVersion, user: Any, integration: BedrockModel | None = None
+) -> PromptTest:
     """Render with the version's samples, record a queued test, and hand it to the worker.
 
+    With an integration, the version is tried on that model instead of the prompt's.
     Raises rendering.RenderError when the samples do not render.
     """
+    return _start(prompt, version, _content_of(version), user, integration)
+
+
+def start_draft_test(
+    prompt: Prompt, content: VersionContent, user: Any, integration: BedrockModel | None = None
+) -> PromptTest:
+    """Test the editing page's unsaved values: a test without a version, nothing saved."""
+    return _start(prompt, None, content, user, integration)
+
+
+def _content_of(version: PromptVersion) -> VersionContent:
+    return VersionContent(
+        request_template=version.request_template,
+        response_path=version.response_path,
+        input_tokens_path=version.input_tokens_path,
+        output_tokens_path=version.output_tokens_path,
+        samples=version.samples,
+    )
+
+
+def _start(
+    prompt: Prompt,
+    version: PromptVersion | None,
+    content: VersionContent,
+    user: Any,
+    integration: BedrockModel | None,
+) -> PromptTest:
     from prompts_library import tasks
 
-    rendered = rendering.render_samples(version.request_template, version.samples or {})
+    rendered = rendering.render_samples(content.request_template, content.samples or {})
     test = PromptTest(
         prompt=prompt,
         version=version,
+        integration=integration
+        if integration and integration.pk != prompt.integration_id
+        else None,
+        response_path=content.response_path,
+        input_tokens_path=content.input_tokens_path,
+        output_tokens_path=content.output_tokens_path,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         rendered_request=rendered,
     )
@@ -322,12 +376,48 @@ def start_test(prompt: Prompt, version: PromptVersion, user: Any) -> PromptTest:
     return test
 
 
+def affected_prompts(integration: BedrockModel) -> list[Prompt]:
+    """The published prompts that call this integration, each with `last_test` of its
+    published version (None when it was never tested)."""
+    prompts = list(
+        Prompt.objects.filter(integration=integration, published_version__isnull=False)
+        .select_related("published_version", "feature")
+        .order_by("name")
+    )
+    for prompt in prompts:
+        prompt.last_test = (  # type: ignore[attr-defined]
+            PromptTest.objects.filter(version_id=prompt.published_version_id)
+            .order_by("-created")
+            .first()
+        )
+    return prompts
+
+
+def retest_published(prompts: list[Prompt], user: Any) -> list[PromptTest]:
+    """Start a test of each prompt's published version; `last_test` becomes the new test.
+
+    Raises QueueUnavailable when the queue refuses one (the tests started before stay).
+    """
+    tests = []
+    for prompt in prompts:
+        version = prompt.published_version
+        if version is None:
+            continue
+        try:
+            test = start_test(prompt, version, user)
+        except rendering.RenderError:
+            continue
+        prompt.last_test = test  # type: ignore[attr-defined]
+        tests.append(test)
+    return tests
+
+
 def claim(test_id: int) -> PromptTest | None:
     if not runs.claim(PromptTest, test_id, Status.RUNNING):
         return None
-    return PromptTest.objects.select_related("created_by", "version", "prompt__integration").get(
-        pk=test_id
-    )
+    return PromptTest.objects.select_related(
+        "created_by", "version", "integration", "prompt__integration"
+    ).get(pk=test_id)
 
 
 def run_test(test_id: int) -> None:
@@ -335,7 +425,7 @@ def run_test(test_id: int) -> None:
     if test is None:
         log.info("prompt test %s was not claimed (taken or ended)", test_id)
         return
-    integration = test.prompt.integration
+    integration = test.model()
     session = _session_name(test.created_by, f"p{test.prompt_id}", f"pt{test.pk}")
     try:
         call = call_model(integration, test.rendered_request.encode(), session)
@@ -354,7 +444,10 @@ def run_test(test_id: int) -> None:
         )
         return
     inv = call.invocation
-    extraction = extract(test.version, inv.body, inv.headers)
+    # Tests queued before the paths were kept on the test read them from the version.
+    extraction = extract(
+        test if test.response_path or not test.version else test.version, inv.body, inv.headers
+    )
     fields: dict[str, Any] = {
         "credentials_cached": call.assumed.cached,
         "sts_ms": call.assumed.elapsed_ms,

@@ -5,17 +5,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from audit import roles
+from audit.models import AuditEvent
+from audit.recorder import record
 from integrations import families
 from integrations.models import BedrockModel
-from integrations.views import staff_required, wait_past
+from integrations.views import wait_past
 from prompts_library import rendering, services, transfer
 from prompts_library.forms import PromptForm, TokenForm
 from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
@@ -52,7 +57,7 @@ def starting_point(integration: BedrockModel) -> dict[str, str]:
     }
 
 
-@staff_required
+@roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def prompt_list(request: HttpRequest) -> HttpResponse:
     prompts = Prompt.objects.select_related(
@@ -67,7 +72,7 @@ def _render_form(request, form, prompt=None, status=200):
     )
 
 
-@staff_required
+@roles.require(roles.ADD_PROMPT)
 def new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = PromptForm(request.POST)
@@ -92,7 +97,7 @@ def new(request: HttpRequest) -> HttpResponse:
     return _render_form(request, PromptForm(initial=initial))
 
 
-@staff_required
+@roles.require(roles.CHANGE_PROMPT)
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     prompt = get_object_or_404(Prompt, pk=pk)
     if request.method == "POST":
@@ -114,10 +119,15 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     latest = prompt.versions.order_by("-number").first()
     if latest is None:
         raise Http404
-    return _render_form(request, PromptForm.for_version(prompt, latest), prompt)
+    form = PromptForm.for_version(prompt, latest)
+    picked = request.GET.get("response_path", "").strip()
+    if picked:
+        # "Edit with this Response path" from a test's raw response.
+        form.initial["response_path"] = picked[:1000]
+    return _render_form(request, form, prompt)
 
 
-@staff_required
+@roles.require(roles.ADD_PROMPT)
 @require_POST
 def variables(request: HttpRequest) -> HttpResponse:
     """The "Sample: <variable>" fields for the Request JSON being typed (htmx)."""
@@ -125,7 +135,7 @@ def variables(request: HttpRequest) -> HttpResponse:
     return render(request, "prompts_library/form.html#samples", {"form": form})
 
 
-@staff_required
+@roles.require(roles.ADD_PROMPT)
 @require_POST
 def assist(request: HttpRequest) -> HttpResponse:
     """Choosing the model: prefill Request JSON and paths when they are empty or a default."""
@@ -141,11 +151,22 @@ def assist(request: HttpRequest) -> HttpResponse:
         if not current or current in defaults:
             suggestions = starting_point(integration)
     form = PromptForm(initial=suggestions) if suggestions else PromptForm(request.POST)
-    context = {"form": form, "suggestions": suggestions}
+    context: dict[str, Any] = {"form": form, "suggestions": suggestions}
+    editing = request.POST.get("prompt", "")
+    prompt = (
+        Prompt.objects.select_related("integration", "published_version").filter(pk=editing).first()
+        if editing.isdigit()
+        else None
+    )
+    if prompt is not None:
+        context["editing"] = True
+        moved = integration is not None and integration.pk != prompt.integration_id
+        if moved and integration is not None and prompt.published_version is not None:
+            context["model_change"] = _model_change(prompt, integration)
     return render(request, "prompts_library/assist.html", context)
 
 
-@staff_required
+@roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     prompt = get_object_or_404(
@@ -168,7 +189,7 @@ def _version(prompt_pk: int, number: int) -> tuple[Prompt, PromptVersion]:
     return prompt, get_object_or_404(PromptVersion, prompt=prompt, number=number)
 
 
-@staff_required
+@roles.require(roles.RUN_TESTS)
 @require_POST
 def test(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     prompt, version = _version(pk, number)
@@ -182,22 +203,134 @@ def test(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     return render(request, "prompts_library/test_outcome.html", context)
 
 
-@staff_required
+@roles.require(roles.RUN_TESTS)
+@require_POST
+def test_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    """Test the editing page's current values (template, samples, paths, model), unsaved."""
+    prompt = get_object_or_404(Prompt.objects.select_related("integration"), pk=pk)
+    form = PromptForm(request.POST)
+    context: dict[str, Any] = {"test": None, "error": None}
+    if not form.is_valid():
+        problems = [
+            f"{form.fields[name].label if name in form.fields else 'Form'}: {e}"
+            for name, errors in form.errors.items()
+            for e in errors
+        ]
+        context["error"] = "Fix the form first. " + " ".join(problems)
+        return render(request, "prompts_library/test_outcome.html", context)
+    try:
+        context["test"] = services.start_draft_test(
+            prompt, form.content(), request.user, form.cleaned_data["integration"]
+        )
+    except rendering.RenderError as e:
+        context["error"] = f"The sample values do not render: {e.message}"
+    except services.QueueUnavailable:
+        context["error"] = "The task queue is unavailable, so the test could not start."
+    return render(request, "prompts_library/test_outcome.html", context)
+
+
+@roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """The test's status; with ?after=<status>, wait until it has moved past that status."""
+    """The test's status; with ?after=<status>, wait until it has moved past that status.
+
+    With ?compact=1, only a badge (the affected prompts' list).
+    """
     after = request.GET.get("after")
     if after:
         wait_past(PromptTest.objects.filter(pk=pk), after)
         services.reap_stale_test(pk)
-    test = get_object_or_404(PromptTest.objects.select_related("prompt", "version"), pk=pk)
+    test = get_object_or_404(
+        PromptTest.objects.select_related("prompt", "version", "integration"), pk=pk
+    )
+    if request.GET.get("compact"):
+        return render(request, "prompts_library/_affected.html#badge", {"test": test})
     template = "prompts_library/test_status.html"
     if request.htmx:
         template += "#status"
     return render(request, template, {"test": test})
 
 
-@staff_required
+def _affected_context(integration: BedrockModel, prompts: list[Prompt], **extra: Any) -> dict:
+    retest_url = reverse("prompts_library:retest_affected", args=[integration.pk])
+    return {"integration": integration, "affected": prompts, "retest_url": retest_url, **extra}
+
+
+def _model_change(prompt: Prompt, integration: BedrockModel, **extra: Any) -> dict[str, Any]:
+    """The editing page's Model moved: this prompt's published version is what it affects."""
+    prompt.last_test = (  # type: ignore[attr-defined]
+        PromptTest.objects.filter(version_id=prompt.published_version_id)
+        .filter(integration=integration if integration.pk != prompt.integration_id else None)
+        .order_by("-created")
+        .first()
+    )
+    note = (
+        f"Saving moves the published version v{prompt.published_version.number} of this "
+        f"prompt from {prompt.integration} to {integration}: features get the new model's "
+        "answers at once. Re-test it on the new model before saving."
+        if prompt.published_version
+        else ""
+    )
+    return {
+        **_affected_context(integration, [prompt], **extra),
+        "note": note,
+        "retest_url": reverse("prompts_library:retest_on_model", args=[prompt.pk]),
+        "include": "#id_integration",
+    }
+
+
+@roles.require(roles.RUN_TESTS)
+@require_POST
+def retest_on_model(request: HttpRequest, pk: int) -> HttpResponse:
+    """The editing page's "Re-test affected prompts": the published version on the chosen model."""
+    prompt = get_object_or_404(
+        Prompt.objects.select_related("integration", "published_version"), pk=pk
+    )
+    model = request.POST.get("integration", "")
+    integration = get_object_or_404(BedrockModel, pk=model) if model.isdigit() else None
+    if integration is None or prompt.published_version is None:
+        raise Http404
+    error = ""
+    try:
+        services.start_test(prompt, prompt.published_version, request.user, integration)
+    except rendering.RenderError as e:
+        error = f"The published version's samples do not render: {e.message}"
+    except services.QueueUnavailable:
+        error = "The task queue is unavailable, so the test could not start."
+    context = _model_change(prompt, integration, error=error, retested=not error)
+    return render(request, "prompts_library/_affected.html", context)
+
+
+@roles.require(roles.VIEW_PROMPTS)
+@require_GET
+def affected(request: HttpRequest, integration_pk: int) -> HttpResponse:
+    """The published prompts that call this integration, with their last test (htmx)."""
+    integration = get_object_or_404(BedrockModel, pk=integration_pk)
+    prompts = services.affected_prompts(integration)
+    return render(
+        request, "prompts_library/_affected.html", _affected_context(integration, prompts)
+    )
+
+
+@roles.require(roles.RUN_TESTS)
+@require_POST
+def retest_affected(request: HttpRequest, integration_pk: int) -> HttpResponse:
+    """Re-test affected prompts: a test of each published version, shown live."""
+    integration = get_object_or_404(BedrockModel, pk=integration_pk)
+    prompts = services.affected_prompts(integration)
+    error = ""
+    try:
+        services.retest_published(prompts, request.user)
+    except services.QueueUnavailable:
+        error = "The task queue is unavailable, so not every test could start."
+    return render(
+        request,
+        "prompts_library/_affected.html",
+        _affected_context(integration, prompts, error=error, retested=True),
+    )
+
+
+@roles.require(roles.PUBLISH)
 @require_POST
 def publish(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
     prompt, version = _version(pk, number)
@@ -208,7 +341,7 @@ def publish(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
     return redirect(prompt)
 
 
-@staff_required
+@roles.require(roles.PUBLISH)
 @require_POST
 def rollback(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     prompt, old = _version(pk, number)
@@ -231,7 +364,7 @@ def _lines(version: PromptVersion, part: str) -> list[str]:
     return [f"{k}: {v}" for k, v in sorted((version.samples or {}).items())]
 
 
-@staff_required
+@roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def compare(request: HttpRequest, pk: int) -> HttpResponse:
     prompt = get_object_or_404(Prompt, pk=pk)
@@ -256,7 +389,7 @@ def compare(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "prompts_library/compare.html", context)
 
 
-@staff_required
+@roles.require(roles.VIEW_TOKENS, post=(roles.MANAGE_TOKENS,))
 def tokens(request: HttpRequest) -> HttpResponse:
     created = None
     form = TokenForm(request.POST or None)
@@ -270,10 +403,15 @@ def tokens(request: HttpRequest) -> HttpResponse:
     return render(request, "prompts_library/tokens.html", context)
 
 
-@staff_required
+@roles.require(roles.MANAGE_TOKENS)
 @require_POST
 def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
-    ApiToken.objects.filter(pk=pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=pk, revoked_at__isnull=True).first()
+        if token is not None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])  # recorded as an update by the audit trail
+            record(AuditEvent.Action.TOKEN_REVOKED, token)
     messages.success(request, "Token revoked.")
     return redirect("prompts_library:tokens")
 
@@ -290,7 +428,7 @@ class ImportForm(forms.Form):
     )
 
 
-@staff_required
+@roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
     data = transfer.export_data()
@@ -300,7 +438,10 @@ def export(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@staff_required
+@roles.require(
+    roles.ADD_PROMPT,
+    post=(roles.ADD_INTEGRATION, roles.CHANGE_INTEGRATION, roles.CHANGE_PROMPT, roles.PUBLISH),
+)
 def import_view(request: HttpRequest) -> HttpResponse:
     report, error, status = None, "", 200
     if request.method == "POST":

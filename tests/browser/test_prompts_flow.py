@@ -1,6 +1,7 @@
 """An administrator creates, tests, publishes, edits, compares and rolls back a prompt, in
 Debian's Chromium, against the sandbox and a real Celery worker."""
 
+import json
 import re
 
 import pytest
@@ -44,8 +45,7 @@ def test_create_test_publish_edit_compare_roll_back(page, alice, sandbox, celery
     page.get_by_role("button", name="Create prompt").click()
     page.wait_for_url(re.compile(r"/prompts/\d+/$"))
     prompt = Prompt.objects.get()
-    # browsers submit a textarea's newlines as CRLF (HTML spec); the console stores them so
-    assert prompt.versions.get().samples["question"].replace("\r\n", "\n") == SAMPLE
+    assert prompt.versions.get().samples["question"] == SAMPLE
     expect(page.locator(".page-head .badge")).to_have_text("Not published")
 
     page.get_by_role("button", name="Test v1").click()
@@ -54,9 +54,11 @@ def test_create_test_publish_edit_compare_roll_back(page, alice, sandbox, celery
     output = result.locator(".output")
     expect(output).to_contain_text("Hello from the Bedrock sandbox. You said: ")
     expect(output).to_contain_text("You said: " + SAMPLE)  # whitespace-normalised
-    extracted = prompt.tests.get().extracted_text.replace("\r\n", "\n")
-    assert extracted.endswith("You said: " + SAMPLE)
+    assert prompt.tests.get().extracted_text.endswith("You said: " + SAMPLE)
     expect(result).to_contain_text("Tokens")
+    # a value of the raw response offers itself as the Response path
+    result.locator('.json-leaf[data-path="usage.output_tokens"]').click()
+    expect(result.locator(".picked-path code")).to_have_text("usage.output_tokens")
 
     page.get_by_role("button", name="Publish").click()
     expect(page.locator(".page-head .badge")).to_have_text("Published: v1")
@@ -65,10 +67,20 @@ def test_create_test_publish_edit_compare_roll_back(page, alice, sandbox, celery
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Sample: question")).to_have_value(SAMPLE)
     page.get_by_label("Request JSON").fill(TEMPLATE.replace('"max_tokens": 64', '"max_tokens": 99'))
+    # test the unsaved values, then pick the Response path from the raw response
+    page.get_by_role("button", name="Test these values").click()
+    result = page.locator("#test-result")
+    expect(result.get_by_role("heading", name="Success")).to_be_visible()
+    draft = prompt.tests.get(version=None)
+    assert json.loads(draft.rendered_request)["max_tokens"] == 99
+    assert prompt.versions.count() == 1
+    result.locator('.json-leaf[data-path="content[0].text"]').click()
+    expect(page.get_by_label("Response path")).to_have_value("content[0].text")
     page.get_by_label("Change note").fill("More tokens")
     page.get_by_role("button", name="Save as a new version").click()
     page.wait_for_url(re.compile(r"/prompts/\d+/$"))
     expect(page.get_by_text("Saved version 2.")).to_be_visible()
+    assert prompt.versions.get(number=2).response_path == "content[0].text"
     expect(page.locator(".page-head .badge")).to_have_text("Published: v1")
 
     page.get_by_role("link", name="Compare versions").click()
@@ -92,4 +104,12 @@ def test_create_test_publish_edit_compare_roll_back(page, alice, sandbox, celery
     assert v3.samples == v1.samples
     assert prompt.published_version == v3
     expect(page.locator(".page-head .badge")).to_have_text("Published: v3")
+
+    # the model's page lists the published prompt; one click re-tests it, live
+    page.goto(integration.get_absolute_url())
+    affected = page.locator("#affected-prompts")
+    expect(affected.locator("tr", has_text="Support answer")).to_contain_text("v3")
+    affected.get_by_role("button", name="Re-test affected prompts").click()
+    expect(affected.locator(".test-badge .badge.ok")).to_have_text("Success")
+    assert prompt.tests.filter(version=v3, status="succeeded").exists()
     assert page.csp_violations == []

@@ -1,0 +1,65 @@
+"""A per-call read timeout bounds InvokeModel's HTTP call, so no thread outlives its caller."""
+
+import threading
+import time
+
+import pytest
+
+from integrations import aws
+from integrations.sandbox import DEMO_MODEL_ID
+from prompts_library import services
+from tests.conftest import SANDBOX_URL
+from tests.integrations.test_aws import BODY, assume
+
+
+@pytest.mark.django_db
+class TestReadTimeout:
+    def test_a_hanging_model_ends_at_the_read_timeout(self, sandbox):
+        creds = assume().credentials
+        sandbox.state.add_fault("invoke", "hang", match="*", seconds=20, times=1)
+        started = time.monotonic()
+        with pytest.raises(aws.AwsCallFailed) as e:
+            aws.invoke_model(
+                SANDBOX_URL, DEMO_MODEL_ID, BODY, (), creds, keep_bytes=10, read_timeout=0.5
+            )
+        assert e.value.code == "ReadTimeout"
+        assert time.monotonic() - started < 3
+
+    def test_each_read_timeout_has_its_own_client(self, sandbox):
+        creds = assume().credentials
+        a = aws._client("bedrock-runtime", SANDBOX_URL, creds, 0.5)
+        b = aws._client("bedrock-runtime", SANDBOX_URL, creds, None)
+        assert a is not b
+        assert a is aws._client("bedrock-runtime", SANDBOX_URL, creds, 0.5)
+        assert a.meta.config.read_timeout == 0.5
+        assert b.meta.config.read_timeout == aws.settings.AWS_READ_TIMEOUT
+
+    def test_the_invoke_apis_timeout_frees_its_thread(self, alice, sandbox, settings, monkeypatch):
+        from tests.prompts.fixtures import make_prompt
+
+        settings.PROMPTS_INVOKE_TIMEOUT = 0.5
+        prompt = make_prompt(alice)
+        services.call_model(prompt.integration, BODY, "warm-up")  # cache the credentials
+        sandbox.state.add_fault("invoke", "hang", match="*", seconds=20, times=1)
+        ended = threading.Event()
+        outcome = []
+        real = services.call_model
+
+        def watched(*args, **kwargs):
+            try:
+                return real(*args, **kwargs)
+            except services.CallFailed as f:
+                outcome.append(f.error.code)
+                raise
+            finally:
+                ended.set()
+
+        monkeypatch.setattr(services, "call_model", watched)
+        started = time.monotonic()
+        with pytest.raises(services.InvokeError) as e:
+            services.invoke(prompt, prompt.published_version, {"question": "hi", "max_tokens": 5})
+        assert e.value.code == "upstream_timeout"
+        # the pool's thread is not left waiting on the hanging socket for 20 s
+        assert ended.wait(3), "the InvokeModel call outlived the API's timeout"
+        assert outcome == ["ReadTimeout"]
+        assert time.monotonic() - started < 3
