@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from integrations import arns, aws, families, hints, runs
-from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider, store_headers
+from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,8 @@ def start_test(
         integration=integration,
         created_by=user if user is not None and user.is_authenticated else None,
         kind=kind,
-        fingerprint=config.fingerprint(),
-        role_arn=config.role_arn,
-        sts_endpoint=config.sts_endpoint,
-        external_id=config.external_id,
-        model_id=config.model_id,
-        endpoint=config.endpoint,
-        headers=store_headers(list(config.headers)),
-        request_json=config.request_json,
     )
+    test.apply(config)
     runs.enqueue(test, tasks.run_connection_test, _finish)
     return test
 
@@ -250,6 +243,29 @@ def reap_stale_tests(test_id: int | None = None) -> int:
     return runs.reap(tests, _finish)
 
 
+# --- health canary ---------------------------------------------------------------------
+
+
+def run_canary() -> int:
+    """Re-test every saved integration with its saved values; returns how many were queued.
+
+    Results land like any test's, so the integrations list shows each one's last success and
+    last failure. An integration whose previous canary has not ended yet is skipped.
+    """
+    busy = ConnectionTest.objects.filter(kind=ConnectionTest.Kind.CANARY).exclude(
+        status__in=ConnectionTest.TERMINAL
+    )
+    queued = 0
+    for integration in BedrockModel.objects.exclude(pk__in=busy.values("integration_id")):
+        try:
+            start_test(integration.configuration(), None, integration, ConnectionTest.Kind.CANARY)
+        except QueueUnavailable:
+            log.warning("health canary stopped: the task queue is unavailable")
+            break
+        queued += 1
+    return queued
+
+
 # --- saving ---------------------------------------------------------------------------
 
 
@@ -283,14 +299,7 @@ def save_integration(
         obj = integration or BedrockModel()
         obj.provider = provider
         obj.name = model_name
-        obj.role_arn = config.role_arn
-        obj.sts_endpoint = config.sts_endpoint
-        obj.external_id = config.external_id
-        obj.model_id = config.model_id
-        obj.endpoint = config.endpoint
-        obj.headers = store_headers(list(config.headers))
-        obj.request_json = config.request_json
-        obj.fingerprint = fingerprint
+        obj.apply(config)
         if test is not None:
             obj.last_test = test
             if test.succeeded:

@@ -11,3 +11,8 @@ def run_connection_test(test_id: int) -> None:
 @shared_task(ignore_result=True)
 def reap_stale_tests() -> int:
     return services.reap_stale_tests()
+
+
+@shared_task(ignore_result=True)
+def run_health_canary() -> int:
+    return services.run_canary()

@@ -1,0 +1,160 @@
+"""./console bench: measure the console against plain boto3 and write docs/performance.md.
+
+Everything runs on this machine: the sandbox (in this process), gunicorn and a Celery worker
+(subprocesses, default settings), on SQLite + the file broker, or on PostgreSQL + Redis when
+DATABASE_URL and REDIS_URL are set (a database `bench_console` is created and dropped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_env(var_dir: Path, sandbox_url: str) -> dict[str, str]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "AKIASANDBOXPLATFORM0",
+        "AWS_SECRET_ACCESS_KEY": "sandbox-platform-secret-key-not-for-aws",
+        "AWS_ENDPOINT_URL_STS": sandbox_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "EXTRA_AWS_ENDPOINTS": sandbox_url,
+        "CELERY_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
+        "CACHE_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "CONSOLE_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "WARNING",
+    }
+    for leftover in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK"):
+        os.environ.pop(leftover, None)
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url.startswith("postgres"):
+        parts = urlsplit(database_url)
+        env["BENCH_ADMIN_DATABASE_URL"] = database_url
+        env["DATABASE_URL"] = urlunsplit(parts._replace(path="/bench_console"))
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
+    os.environ.update(env)
+    return env
+
+
+def recreate_postgres(drop_only: bool = False) -> None:
+    import psycopg
+
+    admin = os.environ.get("BENCH_ADMIN_DATABASE_URL")
+    if not admin:
+        return
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_console WITH (FORCE)")
+        if not drop_only:
+            conn.execute("CREATE DATABASE bench_console")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="./console bench")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
+    args = parser.parse_args()
+
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-console-"))
+    port = free_port()
+    # The sandbox runs in its own process, so that neither side shares a GIL with it.
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "integrations.sandbox", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = prepare_env(var_dir, f"http://127.0.0.1:{port}")
+    recreate_postgres()
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+            cwd=ROOT,
+            check=True,
+        )
+        import django
+
+        django.setup()
+        from bench import runs
+
+        results = runs.run_all(env, var_dir, quick=args.quick)
+        from bench import report
+
+        Path(args.out).write_text(report.render(results, machine()))
+        print(f"wrote {args.out}")
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: S110
+            pass
+        recreate_postgres(drop_only=True)
+
+
+def machine() -> dict[str, str]:
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.vendor
+    if db == "postgresql":
+        with connection.cursor() as c:
+            c.execute("SHOW server_version")
+            db = f"PostgreSQL {c.fetchone()[0]}"
+    else:
+        import sqlite3
+
+        db = f"SQLite {sqlite3.sqlite_version} (WAL)"
+    broker = "Redis" if settings.REDIS_URL else "kombu file-system transport"
+    if settings.REDIS_URL:
+        import redis
+
+        info = redis.Redis.from_url(settings.REDIS_URL).info("server")
+        broker = f"Redis {info.get('redis_version')}"
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "database": db,
+        "broker": broker,
+        "worker": (
+            f"{settings.CELERY_WORKER_POOL} pool, concurrency {settings.CELERY_WORKER_CONCURRENCY}"
+        ),
+        "web": "gunicorn gthread, 2 workers x 16 threads",
+    }
+
+
+if __name__ == "__main__":
+    main()

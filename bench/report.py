@@ -1,0 +1,168 @@
+# ruff: noqa: E501  (markdown table rows read best on one line)
+"""docs/performance.md from the numbers of one run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _ok(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def render(r: dict[str, Any], m: dict[str, str]) -> str:
+    lat, cred, burst, api, rss, pages = (
+        r["latency"],
+        r["credentials"],
+        r["burst"],
+        r["invoke_api"],
+        r["rss"],
+        r["pages"],
+    )
+    lines = [
+        "# Performance",
+        "",
+        "Written by `./console bench` (`bench/`); every figure below comes from one run, the console",
+        "side by side with plain boto3 against the same sandbox (`integrations/sandbox`, its own",
+        "process, fixed model delay). Re-run it on your machine rather than trusting absolute times;",
+        "the ratios and overheads are what the targets are about.",
+        "",
+        "On PostgreSQL and Redis:",
+        "",
+        "```sh",
+        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\",
+        "  ./console bench      # creates and drops its own database, bench_console",
+        "```",
+        "",
+        f"## Machine ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in m.items()),
+        "",
+        "## 1. Test latency: click Test → final result on the page",
+        "",
+        "Console: POST /integrations/test/ over HTTP to gunicorn, then the status partial's",
+        "server-side long-poll (`?after=<status>`), exactly as the page's htmx does, until the",
+        "result. Plain boto3: InvokeModel with credentials assumed beforehand. Sandbox delay 200 ms,",
+        f"{lat['console']['n']} interleaved samples each.",
+        "",
+        "| | median | p95 |",
+        "|---|---|---|",
+        f"| plain boto3 InvokeModel | {lat['plain']['median']:.0f} ms | {lat['plain']['p95']:.0f} ms |",
+        f"| console Test | {lat['console']['median']:.0f} ms | {lat['console']['p95']:.0f} ms |",
+        f"| **overhead** | **{lat['overhead_median']:.0f} ms** ({_ok(lat['overhead_median'] <= 100)}, target ≤ 100) "
+        f"| **{lat['overhead_p95']:.0f} ms** ({_ok(lat['overhead_p95'] <= 250)}, target ≤ 250) |",
+        "",
+        f"Ratio console / plain at the median: {lat['console']['median'] / lat['plain']['median']:.2f}.",
+        "",
+        "## 2. Credentials",
+        "",
+        f"- {cred['one_role_tests']} tests of one role (credentials already cached by earlier tests):"
+        f" **{cred['one_role_sts_calls']}** AssumeRole calls. Credentials are reused until"
+        " `ASSUME_ROLE_REFRESH_MARGIN` (300 s) before they expire, so 1,000 tests in an hour make one"
+        " call per credential lifetime (3600 s sessions: one call every 55 minutes per worker"
+        " process). Plain boto3's `AssumeRoleCredentialFetcher`-style refresh, or a new session per"
+        " call, makes one per test.",
+        f"- 50 tests of a new role started at the same moment (AssumeRole delayed 300 ms so all are"
+        f" in flight): **{cred['new_role_sts_calls']}** AssumeRole call(s)"
+        f" ({_ok(cred['new_role_sts_calls'] == 1)}, target exactly 1); {cred['new_role_succeeded']}/50 succeeded.",
+        "",
+        "## 3. 200 Tests at once",
+        "",
+        f"Sandbox delay 1 s, default worker ({m['worker']}), tests queued by 16 threads at once.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| wall time, first queued → last ended | **{burst['wall_s']:.1f} s** ({_ok(burst['wall_s'] <= 10)}, target ≤ 10 s) |",
+        f"| of which queueing 200 tests | {burst['enqueue_s']:.1f} s |",
+        f"| one after another (the model's own time) | {burst['serial_s']:.0f} s |",
+        f"| a prefork pool of 2 would need | ≈ {burst['serial_s'] / 2:.0f} s |",
+        f"| succeeded / lost / run twice | {burst['succeeded']} / {burst['lost']} / {burst['run_twice']} |",
+        f"| InvokeModel calls seen by the sandbox | {burst['invokes']} |",
+        "",
+        "## 4. Invoke API vs plain boto3",
+        "",
+        "POST /api/v1/prompts/<slug>/invoke (token auth, template rendering, AssumeRole cache,",
+        "InvokeModel, answer extraction) against a plain boto3 InvokeModel; sandbox delay 0,",
+        "so the difference is all overhead.",
+        "",
+        "| | median (1 client) | p95 | throughput at 32 clients |",
+        "|---|---|---|---|",
+        f"| plain boto3 | {api['plain']['median']:.1f} ms | {api['plain']['p95']:.1f} ms | {api['plain_rps']:.0f} req/s |",
+        f"| Invoke API | {api['api']['median']:.1f} ms | {api['api']['p95']:.1f} ms | {api['api_rps']:.0f} req/s |",
+        "",
+        f"- Overhead at the median: **{api['overhead_median']:.1f} ms**"
+        f" ({_ok(api['overhead_median'] <= 10)}, target ≤ 10 ms).",
+        f"- Throughput ratio Invoke API / plain boto3: **{api['api_rps'] / api['plain_rps']:.2f}**"
+        f" ({_ok(api['api_rps'] >= api['plain_rps'] / 2)}, target ≥ 0.5).",
+        "",
+        "## 5. Pages",
+        "",
+        "Server time measured over HTTP (keep-alive, so it is almost all server time); queries",
+        "counted in-process with Django's CaptureQueriesContext. Large = "
+        + (
+            "1,000 integrations, 10,000 prompt versions, 10,000 tests (quick run)."
+            if pages["quick"]
+            else "10,000 integrations, 100,000 prompt versions, 100,000 connection tests."
+        ),
+        "`tests/integrations/test_page_queries.py` asserts that the query count does not grow.",
+        "",
+        "| page | queries small → large | median small → large | p95 large | HTML large |",
+        "|---|---|---|---|---|",
+    ]
+    for name, large in pages["large"].items():
+        small = pages["small"][name]
+        lines.append(
+            f"| {name} | {small['queries']} → {large['queries']} | {small['median']:.0f} → "
+            f"{large['median']:.0f} ms ({_ok(large['median'] <= 50)}, target ≤ 50) | "
+            f"{large['p95']:.0f} ms | {large['bytes'] / 1024:.0f} KiB |"
+        )
+    lines += [
+        "",
+        "## 6. Memory (peak RSS, VmHWM, after benchmark 3)",
+        "",
+        f"- worker (one process, 48 threads): **{rss['worker_mb']:.0f} MB** ({_ok(rss['worker_mb'] < 250)}, target < 250 MB)",
+        f"- web: largest gunicorn worker {rss['web_mb']:.0f} MB, master {rss['web_master_mb']:.0f} MB",
+        "",
+        "## Gaps and plan",
+        "",
+    ]
+    gaps = []
+    if any(p["median"] > 50 for p in pages["large"].values()):
+        gaps.append(
+            "- **Pages with 10,000 integrations.** The query count is constant, but the"
+            " integrations list and the prompts list render every row: the time and the HTML grow"
+            " with the data. Plan: paginate both lists (Django's Paginator, 50 per page, keyset"
+            " on (provider, name)), with a search box; the counts stay constant and the page time"
+            " becomes independent of the table size."
+        )
+    if lat["overhead_median"] > 100 or lat["overhead_p95"] > 250:
+        gaps.append(
+            "- **Test latency.** The status long-poll checks the row every 20 ms; the remaining"
+            " overhead is the queue hop and the worker's own database writes. Plan: wake the"
+            " waiting request through Redis pub/sub or PostgreSQL LISTEN/NOTIFY instead of"
+            " polling, and drop the broker's polling interval on the embedded default."
+        )
+    if api["overhead_median"] > 10 or api["api_rps"] < api["plain_rps"] / 2:
+        gaps.append(
+            "- **Invoke API.** Plan: cache the prompt, its published version and the token by"
+            " key in process memory (invalidated on publish and revoke), and keep last_used_at"
+            " writes out of the request path."
+        )
+    if burst["wall_s"] > 10 or rss["worker_mb"] >= 250:
+        gaps.append(
+            "- **Burst / memory.** Plan: raise CELERY_WORKER_CONCURRENCY or run a second worker;"
+            " check the per-thread boto3 client cache."
+        )
+    if "audit" not in " ".join(pages["large"]):
+        gaps.append(
+            "- **Audit changelist with 1,000,000 events** is not measured yet: the audit app is"
+            " being built in issue 4. Plan: add it to `bench/runs.py` (seed with bulk_create) and"
+            " to the query-count test once it lands; the changelist must use"
+            " `show_full_result_count = False` so that it never counts the whole table."
+        )
+    lines += gaps or ["Every target above is met."]
+    lines.append("")
+    return "\n".join(lines)
