@@ -14,9 +14,10 @@ from prompts_library import services
 register = template.Library()
 
 
-@register.inclusion_tag("prompts_library/_affected.html")
-def affected_prompts(integration: BedrockModel) -> dict[str, Any]:
+@register.inclusion_tag("prompts_library/_affected.html", takes_context=True)
+def affected_prompts(context: template.Context, integration: BedrockModel) -> dict[str, Any]:
     return {
+        "perms": context.get("perms"),
         "integration": integration,
         "affected": services.affected_prompts(integration),
         "retest_url": reverse("prompts_library:retest_affected", args=[integration.pk]),

@@ -156,3 +156,31 @@ def test_a_viewer_sees_no_buttons_for_actions_it_may_not_take(client, django_use
     client.force_login(editor)
     text = client.get(f"/integrations/{integration.pk}/").text
     assert "Test again" in text and f"/integrations/{integration.pk}/edit/" in text
+
+
+@pytest.mark.django_db
+def test_prompt_pages_show_each_role_only_its_actions(client, django_user_model, alice, sandbox):
+    from prompts_library import services
+
+    prompt = make_prompt(alice)  # v1, published
+    v1 = prompt.versions.get()
+    content = services.VersionContent(v1.request_template, v1.response_path, samples=v1.samples)
+    services.save_version(prompt, content, alice, "v2")  # not published: Publish shows
+    page = f"/prompts/{prompt.pk}/"
+    expectations = {
+        # role: (Test, Edit, Publish/Roll back, New prompt, Create token, Re-test affected)
+        "Viewer": (False, False, False, False, False, False),
+        "Editor": (True, True, False, True, False, True),
+        "Publisher": (True, True, True, True, True, True),
+    }
+    for role, (test, edit, publish, new, token, retest) in expectations.items():
+        user = grant(django_user_model.objects.create_user(role.lower(), password="x"), role)
+        client.force_login(user)
+        text = client.get(page).text
+        assert ("Test v2</button>" in text) is test, role
+        assert (f'href="/prompts/{prompt.pk}/edit/"' in text) is edit, role
+        assert (">Publish</button>" in text) is publish, role
+        assert ('href="/prompts/new/"' in client.get("/prompts/").text) is new, role
+        assert ("Create token</button>" in client.get("/prompts/tokens/").text) is token, role
+        detail = client.get(f"/integrations/{prompt.integration_id}/").text
+        assert ("Re-test affected prompts</button>" in detail) is retest, role
