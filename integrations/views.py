@@ -186,7 +186,9 @@ def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     template = "integrations/test_status.html"
     if request.htmx:
         template += "#status"
-    return render(request, template, {"test": test})
+    # Polled from the setup form, the final answer also carries the form's Save button.
+    for_form = request.htmx and request.GET.get("for_form") == "1"
+    return render(request, template, {"test": test, "for_form": for_form})
 
 
 @roles.require(roles.VIEW)

@@ -37,11 +37,14 @@ class TestWithWorker:
     def test_it_shows_success_with_output_and_latencies(self, alice_client, sandbox, celery_worker):
         post_test(alice_client)
         test = wait_for_test(ConnectionTest.objects.get().pk)
-        r = alice_client.get(f"/integrations/tests/{test.pk}/", **HTMX)
+        r = alice_client.get(f"/integrations/tests/{test.pk}/?for_form=1", **HTMX)
         assert "Success" in r.text
         assert "Hello from the Bedrock sandbox" in r.text
         assert f"{test.invoke_ms} ms" in r.text
         assert 'id="save-button"' in r.text and 'data-ready="1"' in r.text
+        # polled from another page (the integration's), the answer carries no Save button
+        r = alice_client.get(f"/integrations/tests/{test.pk}/", **HTMX)
+        assert "Success" in r.text and 'id="save-button"' not in r.text
 
     def test_a_wrong_external_id_fails_at_sts_with_the_trust_policy_hint(
         self, alice_client, sandbox, celery_worker
@@ -53,7 +56,7 @@ class TestWithWorker:
         assert test.error_code == "AccessDenied"
         assert "trust policy" in test.hint and "not-the-right-one" in test.hint
         assert test.principal_arn == "arn:aws:iam::123456789012:user/bedrock-console-platform"
-        r = alice_client.get(f"/integrations/tests/{test.pk}/", **HTMX)
+        r = alice_client.get(f"/integrations/tests/{test.pk}/?for_form=1", **HTMX)
         assert "Failed" in r.text and "STS AssumeRole" in r.text
         assert test.principal_arn in r.text
         assert 'data-ready="0"' in r.text
