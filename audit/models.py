@@ -91,3 +91,25 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return self.last_hash
+
+
+class PendingEvent(models.Model):
+    """An event written without taking the chain's lock, for hot paths (each API token use).
+
+    It is on record (committed) when the request ends; recorder.chain_pending moves pending
+    events into the chain in batches, in id order, under one lock, and every reader of the
+    trail (the admin, the export, verify_audit_chain) chains them first.
+    """
+
+    created = models.DateTimeField()
+    actor_repr = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    action = models.CharField(max_length=20, choices=AuditEvent.Action)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    def __str__(self) -> str:
+        return f"pending #{self.pk} {self.action} {self.object_type} {self.object_repr}".strip()

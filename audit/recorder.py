@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from audit.models import AuditEvent, ChainHead
+from audit.models import AuditEvent, ChainHead, PendingEvent
+
+logger = logging.getLogger(__name__)
 
 MASK = "•••••• (secret)"
 
@@ -179,9 +185,104 @@ def append(event: AuditEvent) -> AuditEvent:
     return event
 
 
+def record_pending(
+    action: str,
+    *,
+    object_type: str = "",
+    object_id: Any = "",
+    object_repr: str = "",
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Record an event without the chain's lock: one INSERT, committed with the caller.
+
+    For hot paths (API token use), where one lock for every request would serialise them.
+    The event joins the chain, in order, at the next chain_pending (at most
+    settings.AUDIT_CHAIN_INTERVAL later while requests keep coming, or when the trail is read).
+    """
+    ctx = _context.get() or Context()
+    _, actor_repr = _actor(ctx.user)
+    PendingEvent.objects.create(
+        created=timezone.now(),
+        actor_repr=actor_repr,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        action=action,
+        object_type=object_type,
+        object_id="" if object_id is None else str(object_id),
+        object_repr=str(object_repr)[:300],
+        changes=json.loads(json.dumps(changes or {}, cls=DjangoJSONEncoder)),
+    )
+    _maybe_chain()
+
+
+_chain_lock = threading.Lock()
+_last_chained = 0.0
+
+
+def _maybe_chain() -> None:
+    """Chain pending events from this process at most every AUDIT_CHAIN_INTERVAL seconds."""
+    global _last_chained
+    if time.monotonic() - _last_chained < settings.AUDIT_CHAIN_INTERVAL:
+        return
+    if transaction.get_connection().in_atomic_block:
+        return  # the caller's transaction must not take the chain's lock on its behalf
+    if not _chain_lock.acquire(blocking=False):
+        return
+    try:
+        _last_chained = time.monotonic()
+        chain_pending()
+    except DatabaseError:
+        # The pending events stay on record and are chained by the next call or reader.
+        logger.warning("chaining pending audit events failed; will retry", exc_info=True)
+    finally:
+        _chain_lock.release()
+
+
+def chain_pending(limit: int = 5000) -> int:
+    """Move pending events into the chain, oldest first, under one lock. Returns how many."""
+    moved = 0
+    # A read first: readers of the trail take the chain's lock only when there is work.
+    if not PendingEvent.objects.exists():
+        return 0
+    while True:
+        with transaction.atomic():
+            head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
+            pending = list(PendingEvent.objects.order_by("id")[:limit])
+            if not pending:
+                return moved
+            prev = head.last_hash
+            events = []
+            for p in pending:
+                event = AuditEvent(
+                    created=p.created,
+                    actor_repr=p.actor_repr,
+                    ip=p.ip,
+                    user_agent=p.user_agent,
+                    action=p.action,
+                    object_type=p.object_type,
+                    object_id=p.object_id,
+                    object_repr=p.object_repr,
+                    changes=p.changes,
+                    prev_hash=prev,
+                )
+                event.hash = event.compute_hash()
+                prev = event.hash
+                events.append(event)
+            # Under the chain's lock, so ids follow the chain's order.
+            AuditEvent.objects.bulk_create(events, batch_size=500)
+            PendingEvent.objects.filter(pk__in=[p.pk for p in pending]).delete()
+            head.last_hash = prev
+            head.save(update_fields=["last_hash"])
+        moved += len(pending)
+        if len(pending) < limit:
+            return moved
+
+
 def verify_chain() -> tuple[int, AuditEvent | None, str]:
-    """(events checked, first broken event or None, why)."""
+    """(events checked, first broken event or None, why). Pending events are chained first."""
     from audit.models import GENESIS
+
+    chain_pending()
 
     expected_prev = GENESIS
     checked = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -72,7 +73,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="./console bench")
     parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated parts to run (burst, latency, credentials, api, pages); prints"
+        " their numbers as JSON instead of writing docs/performance.md",
+    )
+    parser.add_argument("--json", default="", help="also write the raw numbers to this file")
     args = parser.parse_args()
+    parts = tuple(p.strip() for p in args.only.split(",") if p.strip())
 
     var_dir = Path(tempfile.mkdtemp(prefix="bench-console-"))
     port = free_port()
@@ -96,7 +105,17 @@ def main() -> None:
         django.setup()
         from bench import runs
 
-        results = runs.run_all(env, var_dir, quick=args.quick)
+        unknown = set(parts) - set(runs.PARTS)
+        if unknown:
+            parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+        results = runs.run_all(env, var_dir, quick=args.quick, parts=parts or runs.PARTS)
+        import json
+
+        if args.json:
+            Path(args.json).write_text(json.dumps({"results": results, "machine": machine()}))
+        if parts:
+            print(json.dumps(results, indent=1, default=str))
+            return
         from bench import report
 
         Path(args.out).write_text(report.render(results, machine()))
@@ -111,6 +130,8 @@ def main() -> None:
         except Exception:  # noqa: S110
             pass
         recreate_postgres(drop_only=True)
+        # The seeded SQLite database of the pages benchmark takes hundreds of MB.
+        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 def machine() -> dict[str, str]:

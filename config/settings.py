@@ -257,6 +257,13 @@ CONNECTION_TEST_QUEUE_DEADLINE = env.int("CONNECTION_TEST_QUEUE_DEADLINE", defau
 RAW_RESPONSE_LIMIT = env.int("RAW_RESPONSE_LIMIT", default=64 * 1024)
 # How long the Invoke API waits for the model before answering upstream_timeout.
 PROMPTS_INVOKE_TIMEOUT = env.float("PROMPTS_INVOKE_TIMEOUT", default=30.0)
+# The Invoke API keeps tokens and published prompts in process memory this long. A change made
+# in this process (revoke, publish, edit) takes effect at once; other processes see it within
+# this many seconds. 0 turns the cache off.
+API_CACHE_SECONDS = env.float("API_CACHE_SECONDS", default=5.0)
+# Token-use events are written without the audit chain's lock and chained in batches, at most
+# this often per process (and always before the trail is read or verified).
+AUDIT_CHAIN_INTERVAL = env.float("AUDIT_CHAIN_INTERVAL", default=0.5)
 
 LOGGING = {
     "version": 1,

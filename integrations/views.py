@@ -1,4 +1,5 @@
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -6,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -15,7 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from audit import roles
-from integrations import arns, aws, families, services
+from integrations import arns, aws, families, paging, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
@@ -47,13 +48,29 @@ def wait_past(row: QuerySet[Any], status: str) -> None:
 @roles.require(roles.VIEW)
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    providers = Provider.objects.prefetch_related(
-        Prefetch(
-            "models",
-            queryset=BedrockModel.objects.select_related("last_test").order_by("name"),
-        )
+    """A page of integrations (provider, then name), grouped by provider within the page."""
+    q = paging.search_text(request)
+    integrations = BedrockModel.objects.select_related("provider", "last_test").order_by(
+        "provider__name", "name", "pk"
     )
-    return render(request, "integrations/home.html", {"providers": providers})
+    if q:
+        integrations = integrations.filter(
+            Q(name__icontains=q) | Q(provider__name__icontains=q) | Q(model_id__icontains=q)
+        )
+    page = paging.page_of(integrations, request)
+    groups = [
+        (provider, list(rows))
+        for provider, rows in itertools.groupby(page.rows, key=lambda m: m.provider)
+    ]
+    # Providers still without a model, so that "Add a model" stays one click away (first page).
+    empty_providers: list[Provider] = []
+    if page.number == 1 and not q:
+        empty_providers = list(Provider.objects.filter(models__isnull=True)[: paging.PAGE_SIZE])
+    return render(
+        request,
+        "integrations/home.html",
+        {"groups": groups, "page": page, "empty_providers": empty_providers},
+    )
 
 
 def _step1_context(form: IntegrationForm) -> dict:

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from audit.models import AuditEvent
-from audit.recorder import record
-from prompts_library import rendering, services
+from audit.recorder import record_pending
+from prompts_library import apicache, rendering, services
 from prompts_library.models import ApiToken, Prompt, hash_token
 
 # last_used_at is written at most this often per token, not on every call.
@@ -30,19 +30,16 @@ def error(code: str, message: str, status: int, retry_after: int | None = None) 
     return response
 
 
-def _token(request: HttpRequest) -> ApiToken | None:
+def _token(request: HttpRequest) -> apicache.CachedToken | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
-    token = (
-        ApiToken.objects.filter(token_hash=hash_token(value.strip()), revoked_at__isnull=True)
-        .only("pk", "last_used_at")
-        .first()
-    )
+    token = apicache.token(hash_token(value.strip()))
     if token is None:
         return None
-    # Metadata only: which token, where and how; never the body or the token itself.
-    record(
+    # Metadata only: which token, where and how; never the body or the token itself. Written
+    # without the chain's lock (durable at once) and chained in batches: see audit.recorder.
+    record_pending(
         AuditEvent.Action.TOKEN_USED,
         object_type="prompts_library.apitoken",
         object_id=token.pk,
@@ -51,15 +48,13 @@ def _token(request: HttpRequest) -> ApiToken | None:
     )
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
+        token.last_used_at = now
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
 
 
 def _prompt(ref: str) -> Prompt | None:
-    qs = Prompt.objects.select_related("integration", "published_version")
-    if ref.isdigit():
-        return qs.filter(pk=int(ref)).first()
-    return qs.filter(slug=ref).first()
+    return apicache.prompt(ref)
 
 
 def _reject_constant(name: str) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,7 +18,7 @@ from django_htmx.middleware import HtmxDetails
 from audit import roles
 from audit.models import AuditEvent
 from audit.recorder import record
-from integrations import families
+from integrations import families, paging
 from integrations.models import BedrockModel
 from integrations.views import wait_past
 from prompts_library import rendering, services, transfer
@@ -60,10 +60,25 @@ def starting_point(integration: BedrockModel) -> dict[str, str]:
 @roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def prompt_list(request: HttpRequest) -> HttpResponse:
+    """A page of prompts by name; the versions are counted for that page's prompts only."""
+    q = paging.search_text(request)
     prompts = Prompt.objects.select_related(
         "integration__provider", "feature", "published_version"
-    ).annotate(version_count=Count("versions"))
-    return render(request, "prompts_library/list.html", {"prompts": prompts})
+    ).order_by("name", "pk")
+    if q:
+        prompts = prompts.filter(
+            Q(name__icontains=q) | Q(slug__icontains=q) | Q(feature__name__icontains=q)
+        )
+    page = paging.page_of(prompts, request)
+    counts = dict(
+        PromptVersion.objects.filter(prompt__in=[p.pk for p in page.rows])
+        .values("prompt")
+        .annotate(n=Count("pk"))
+        .values_list("prompt", "n")
+    )
+    for p in page.rows:
+        p.version_count = counts.get(p.pk, 0)
+    return render(request, "prompts_library/list.html", {"prompts": page.rows, "page": page})
 
 
 def _render_form(request, form, prompt=None, status=200):

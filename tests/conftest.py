@@ -70,6 +70,16 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 
 @pytest.fixture(autouse=True)
+def _fresh_api_cache():
+    # A rolled-back test leaves no signal behind: start every test with an empty cache.
+    from prompts_library import apicache
+
+    apicache.clear()
+    yield
+    apicache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # alice, bob and charlie are created for most tests: PBKDF2 would cost ~0.2 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -91,6 +91,7 @@ class TestRecorded:
             content_type="application/json",
             headers={"authorization": f"Bearer {token}", "user-agent": "feature-x/1.0"},
         )
+        recorder.chain_pending()  # as every reader of the trail does
         used = events(action=A.TOKEN_USED)[0]
         assert used.changes == {"method": "POST", "path": "/api/v1/prompts/nope/invoke"}
         assert used.user_agent == "feature-x/1.0" and used.ip == "127.0.0.1"

@@ -34,7 +34,18 @@ def _copy(test) -> dict:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/", "/prompts/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/?page=2",
+        "/?q=model",
+        "/prompts/",
+        "/prompts/?page=2",
+        "/admin/audit/auditevent/",
+        "/admin/audit/auditevent/?p=2",
+    ],
+)
 def test_queries_per_page_do_not_grow_with_the_data(
     alice_client, path, django_assert_max_num_queries
 ):
@@ -43,3 +54,15 @@ def test_queries_per_page_do_not_grow_with_the_data(
     _grow(20, 2)
     with django_assert_max_num_queries(small):
         assert alice_client.get(path).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_audit_changelist_never_counts_the_whole_table(alice_client):
+    _grow(3, 0)
+    with CaptureQueriesContext(connection) as q:
+        page = alice_client.get("/admin/audit/auditevent/")
+    assert page.status_code == 200
+    counts = [x["sql"] for x in q.captured_queries if "COUNT(" in x["sql"].upper()]
+    assert counts, "the changelist counts a bounded subquery"
+    for sql in counts:
+        assert "LIMIT" in sql.upper(), sql

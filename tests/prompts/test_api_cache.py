@@ -1,0 +1,118 @@
+"""The Invoke API's hot path: cached tokens and prompts, and token uses chained in batches."""
+
+import json
+import time
+
+import pytest
+from django.core.management import call_command
+
+from audit import recorder
+from audit.models import AuditEvent, PendingEvent
+from prompts_library import services
+from prompts_library.models import ApiToken, Feature, Prompt
+from tests.prompts.fixtures import content, make_prompt
+
+
+def invoke(client, ref, token, body=None):
+    return client.post(
+        f"/api/v1/prompts/{ref}/invoke",
+        json.dumps(body if body is not None else {"question": "q", "max_tokens": 5}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+@pytest.fixture
+def prompt(alice):
+    return make_prompt(alice)
+
+
+@pytest.mark.django_db
+class TestCache:
+    def test_a_revoked_token_stops_at_once_even_when_cached(
+        self, client, sandbox, prompt, alice_client
+    ):
+        row, token = ApiToken.issue("backend")
+        assert invoke(client, prompt.slug, token).status_code == 200  # now cached
+        alice_client.post(f"/prompts/tokens/{row.pk}/revoke/")
+        assert invoke(client, prompt.slug, token).status_code == 401
+
+    def test_a_publish_is_served_at_once_even_when_cached(self, client, sandbox, prompt, alice):
+        token = ApiToken.issue("backend")[1]
+        assert invoke(client, prompt.slug, token).json()["prompt_version"] == 1
+        v2 = services.save_version(prompt, content(), alice)
+        services.publish(prompt, v2)
+        assert invoke(client, prompt.slug, token).json()["prompt_version"] == 2
+
+    def test_a_narrowed_scope_applies_at_once(self, client, sandbox, prompt):
+        row, token = ApiToken.issue("backend")
+        assert invoke(client, prompt.slug, token).status_code == 200
+        row.features.set([Feature.objects.get(name="Dynamic Conversations")])
+        assert invoke(client, prompt.slug, token).status_code == 403
+
+    def test_another_process_change_is_seen_within_the_ttl(self, client, sandbox, prompt, settings):
+        settings.API_CACHE_SECONDS = 0.2
+        row, token = ApiToken.issue("backend")
+        assert invoke(client, prompt.slug, token).status_code == 200
+        # As another process would: no signal reaches this one.
+        ApiToken.objects.filter(pk=row.pk).update(revoked_at=row.created)
+        Prompt.objects.filter(pk=prompt.pk).update(published_version=None)
+        time.sleep(0.25)
+        assert invoke(client, prompt.slug, token).status_code == 401
+        assert invoke(client, prompt.slug, ApiToken.issue("other")[1]).status_code == 409
+
+    def test_last_used_is_written_at_most_once_a_minute(
+        self, client, sandbox, prompt, django_assert_max_num_queries
+    ):
+        token = ApiToken.issue("backend")[1]
+        invoke(client, prompt.slug, token)
+        first = ApiToken.objects.get().last_used_at
+        assert first is not None
+        with django_assert_max_num_queries(1):  # the token-use event; nothing looked up
+            assert invoke(client, prompt.slug, token).status_code == 200
+        assert ApiToken.objects.get().last_used_at == first
+
+
+@pytest.mark.django_db
+class TestTokenUsesOnRecord:
+    def test_each_use_is_committed_at_once_and_chained_in_order(
+        self, client, sandbox, prompt, alice
+    ):
+        token = ApiToken.issue("backend")[1]
+        for _ in range(5):
+            assert invoke(client, prompt.slug, token).status_code == 200
+        assert PendingEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED).count() == 5
+        # Another change recorded in between, under the chain's lock as usual.
+        services.publish(prompt, services.save_version(prompt, content(), alice))
+        assert invoke(client, prompt.slug, token).status_code == 200
+        checked, broken, why = recorder.verify_chain()  # chains the pending events first
+        assert (broken, why) == (None, "")
+        assert not PendingEvent.objects.exists()
+        used = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED).order_by("id")
+        assert used.count() == 6 and checked == AuditEvent.objects.count()
+        assert all(e.changes["path"].endswith("/invoke") for e in used)
+        call_command("verify_audit_chain")
+
+    def test_the_admin_shows_pending_uses(self, client, sandbox, prompt, alice_client):
+        token = ApiToken.issue("backend")[1]
+        invoke(client, prompt.slug, token)
+        page = alice_client.get("/admin/audit/auditevent/?action=token_used")
+        assert page.status_code == 200 and "API token #" in page.text
+        assert not PendingEvent.objects.exists()
+
+    def test_requests_outside_a_transaction_chain_in_batches(self, settings):
+        settings.AUDIT_CHAIN_INTERVAL = 3600
+        recorder._last_chained = time.monotonic()
+        for i in range(3):
+            recorder.record_pending(AuditEvent.Action.TOKEN_USED, object_id=i)
+        assert PendingEvent.objects.count() == 3  # not chained yet: one lock per interval
+        assert recorder.chain_pending() == 3
+        assert recorder.verify_chain()[1:] == (None, "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hot_path_chains_without_the_caller(settings):
+    settings.AUDIT_CHAIN_INTERVAL = 0
+    recorder.record_pending(AuditEvent.Action.TOKEN_USED, object_id=1)
+    assert not PendingEvent.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED).count() == 1
