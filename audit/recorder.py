@@ -161,15 +161,29 @@ def record(
     event = AuditEvent(
         actor=actor,
         actor_repr=actor_repr,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        action=action,
-        object_type=object_type,
-        object_id="" if object_id is None else str(object_id),
-        object_repr=str(object_repr)[:300],
-        changes=json.loads(json.dumps(changes or {}, cls=DjangoJSONEncoder)),
+        **_event_fields(ctx, action, object_type, object_id, object_repr, changes),
     )
     return append(event)
+
+
+def _event_fields(
+    ctx: Context,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    object_repr: Any,
+    changes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What an event and a pending event both store about the request and the object."""
+    return {
+        "ip": ctx.ip,
+        "user_agent": ctx.user_agent,
+        "action": action,
+        "object_type": object_type,
+        "object_id": "" if object_id is None else str(object_id),
+        "object_repr": str(object_repr)[:300],
+        "changes": json.loads(json.dumps(changes or {}, cls=DjangoJSONEncoder)),
+    }
 
 
 def append(event: AuditEvent) -> AuditEvent:
@@ -204,13 +218,7 @@ def record_pending(
     PendingEvent.objects.create(
         created=timezone.now(),
         actor_repr=actor_repr,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        action=action,
-        object_type=object_type,
-        object_id="" if object_id is None else str(object_id),
-        object_repr=str(object_repr)[:300],
-        changes=json.loads(json.dumps(changes or {}, cls=DjangoJSONEncoder)),
+        **_event_fields(ctx, action, object_type, object_id, object_repr, changes),
     )
     _maybe_chain()
 
