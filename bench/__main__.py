@@ -87,7 +87,7 @@ def main() -> None:
     port = free_port()
     # The sandbox runs in its own process, so that neither side shares a GIL with it.
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "integrations.sandbox", "--port", str(port)],
+        [sys.executable, "-m", "sandbox", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -24,7 +24,7 @@ def render(r: dict[str, Any], m: dict[str, str]) -> str:
         "# Performance",
         "",
         "Written by `./console bench` (`bench/`); every figure below comes from one run, the console",
-        "side by side with plain boto3 against the same sandbox (`integrations/sandbox`, its own",
+        "side by side with plain boto3 against the same sandbox (`sandbox`, its own",
         "process, fixed model delay). Re-run it on your machine rather than trusting absolute times;",
         "the ratios and overheads are what the targets are about.",
         "",

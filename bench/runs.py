@@ -192,7 +192,7 @@ def children(pid: int) -> list[int]:
 def make_integration(sandbox_url: str, name: str = "Haiku", role=None):
     from integrations import families
     from integrations.models import BedrockModel, Configuration, Provider
-    from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+    from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 
     role_arn, external_id = role or (DEMO_ROLE_ARN, DEMO_EXTERNAL_ID)
     config = Configuration(
@@ -248,7 +248,7 @@ def plain_client(sandbox_url: str):
     import boto3
     from botocore.config import Config
 
-    from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_ROLE_ARN
+    from sandbox import DEMO_EXTERNAL_ID, DEMO_ROLE_ARN
 
     sts = boto3.client("sts", endpoint_url=sandbox_url, region_name="us-east-1")
     c = sts.assume_role(
@@ -266,7 +266,7 @@ def plain_client(sandbox_url: str):
 
 
 def plain_invoke(client, body: bytes) -> float:
-    from integrations.sandbox import DEMO_MODEL_ID
+    from sandbox import DEMO_MODEL_ID
 
     t = time.perf_counter()
     r = client.invoke_model(
@@ -321,7 +321,7 @@ def bench_latency(web: Web, sandbox: Sandbox, config, plain, n: int) -> dict[str
 
 def bench_credentials(sandbox: Sandbox, sandbox_url: str, n_one_role: int) -> dict[str, Any]:
     from integrations import services
-    from integrations.sandbox import DEMO_ROLE_ARN
+    from sandbox import DEMO_ROLE_ARN
 
     sandbox.delay(0)
     _, config = make_integration(sandbox_url, "Creds")

@@ -89,7 +89,7 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(scope="session")
 def sandbox_server():
-    from integrations.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     server = SandboxServer(port=SANDBOX_PORT).start()
     yield server

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from integrations.models import BedrockModel
-from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.browser.conftest import sign_in
 from tests.conftest import SANDBOX_URL
 

@@ -14,7 +14,7 @@ import pytest
 
 from integrations import families
 from integrations.models import Configuration
-from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.conftest import SANDBOX_URL, Worker
 
 # An origin nothing listens on (port 1): connections are refused at once.

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from integrations import services
-from integrations.sandbox import DEMO_MODEL_ID
+from sandbox import DEMO_MODEL_ID
 from tests.conftest import wait_for_test
 from tests.faults.conftest import DEAD_ORIGIN, config
 from tests.integrations.helpers import fresh_role

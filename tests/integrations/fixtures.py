@@ -8,7 +8,7 @@ from integrations.models import (
     Header,
     Provider,
 )
-from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.conftest import SANDBOX_URL
 
 

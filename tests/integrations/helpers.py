@@ -1,5 +1,5 @@
 from integrations import families
-from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.conftest import SANDBOX_URL
 
 

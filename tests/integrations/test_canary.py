@@ -7,7 +7,7 @@ import pytest
 from config.celery import app
 from integrations import services
 from integrations.models import BedrockModel, ConnectionTest
-from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_ROLE_ARN
+from sandbox import DEMO_EXTERNAL_ID, DEMO_ROLE_ARN
 from tests.conftest import wait_for_test
 from tests.integrations.fixtures import make_integration
 

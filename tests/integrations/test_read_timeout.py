@@ -6,7 +6,7 @@ import time
 import pytest
 
 from integrations import aws
-from integrations.sandbox import DEMO_MODEL_ID
+from sandbox import DEMO_MODEL_ID
 from prompts_library import services
 from tests.conftest import SANDBOX_URL
 from tests.integrations.test_aws import BODY, assume

@@ -13,13 +13,13 @@ from typing import Any
 import boto3
 import pytest
 
-from integrations.sandbox import (
+from sandbox import (
     DEMO_EXTERNAL_ID,
     DEMO_ROLE_ARN,
     PLATFORM_ACCESS_KEY_ID,
     PLATFORM_SECRET_ACCESS_KEY,
 )
-from integrations.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 from .helpers import REGION, client_config
 

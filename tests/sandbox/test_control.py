@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
-from integrations.sandbox.server import SandboxServer
+from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+from sandbox.server import SandboxServer
 
 from .helpers import control, invoke_json, send_raw
 
@@ -166,7 +166,7 @@ def test_keep_alive_connection_serves_many_requests(sandbox: SandboxServer) -> N
 
 def test_command_line_entry_point() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "integrations.sandbox", "--port", "0", "--invoke-delay-ms", "7"],
+        [sys.executable, "-m", "sandbox", "--port", "0", "--invoke-delay-ms", "7"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -12,13 +12,13 @@ import botocore.auth
 import pytest
 from botocore.exceptions import ClientError
 
-from integrations.sandbox import (
+from sandbox import (
     DEMO_MODEL_ID,
     PLATFORM_ACCESS_KEY_ID,
     PLATFORM_ARN,
     PLATFORM_SECRET_ACCESS_KEY,
 )
-from integrations.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 from .helpers import ANTHROPIC_BODY, invoke_json, invoke_path, send_raw, signed_request
 

@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from integrations.sandbox.sigv4 import (
+from sandbox.sigv4 import (
     SigV4Error,
     canonical_query,
     canonical_uri,

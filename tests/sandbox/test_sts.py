@@ -11,14 +11,14 @@ import botocore.auth
 import pytest
 from botocore.exceptions import ClientError
 
-from integrations.sandbox import (
+from sandbox import (
     DEMO_EXTERNAL_ID,
     DEMO_ROLE_ARN,
     PLATFORM_ACCESS_KEY_ID,
     PLATFORM_ACCOUNT,
     PLATFORM_ARN,
 )
-from integrations.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 from .helpers import send_raw
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from integrations import families, services
 from integrations.models import BedrockModel, Configuration
-from integrations.sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
+from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 
 
 class Command(BaseCommand):

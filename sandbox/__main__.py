@@ -1,4 +1,4 @@
-"""``python -m integrations.sandbox``: run the STS + Bedrock Runtime emulator in the foreground."""
+"""``python -m sandbox``: run the STS + Bedrock Runtime emulator in the foreground."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .state import SandboxState
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m integrations.sandbox",
+        prog="python -m sandbox",
         description="Local emulator of Amazon STS and Bedrock Runtime that verifies SigV4.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -1,7 +1,7 @@
 """Local emulator of Amazon STS and Amazon Bedrock Runtime that verifies SigV4 like AWS.
 
 Pure standard library on purpose: it runs in tests, benchmarks and demos without Django or AWS.
-Start it with ``python -m integrations.sandbox`` or ``integrations.sandbox.server.SandboxServer``.
+Start it with ``python -m sandbox`` or ``sandbox.server.SandboxServer``.
 """
 
 PLATFORM_ACCESS_KEY_ID = "AKIASANDBOXPLATFORM0"
