@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from .generation import Generation, Prompt, generate
 from .replies import ApiError
 
-REPLY_PREFIX = "Hello from the Bedrock sandbox. You said: "
 GEO_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "global.")
 PROFILE_ONLY_PATTERNS = (
     "anthropic.claude-3-7-sonnet-*",
@@ -141,22 +141,36 @@ def malformed(reason: str) -> ApiError:
 @dataclass(frozen=True, slots=True)
 class Completion:
     body: dict[str, Any]
-    input_tokens: int
-    output_tokens: int
+    generation: Generation
+
+    @property
+    def input_tokens(self) -> int:
+        return self.generation.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        return self.generation.output_tokens
+
+
+def read_prompt(family: str, body: dict[str, Any]) -> Prompt:
+    """What a native request body asks of its family's model (malformed bodies raise)."""
+    return _EXTRACTORS[family](body)
 
 
 def complete(family: str, body: dict[str, Any], ref: ModelRef) -> Completion:
-    prompt_text, user_text = _EXTRACTORS[family](body)
-    reply = REPLY_PREFIX + user_text
-    tokens_in, tokens_out = len(prompt_text.split()), len(reply.split())
-    answer = _RESPONDERS[family](reply, tokens_in, tokens_out, ref)
-    return Completion(answer, tokens_in, tokens_out)
+    generation = generate(read_prompt(family, body))
+    return Completion(answer(family, generation, ref), generation)
 
 
-# -- reading the user's text ------------------------------------------------------------------
+def answer(family: str, generation: Generation, ref: ModelRef) -> dict[str, Any]:
+    """The family's own InvokeModel response body for ``generation``."""
+    return _RESPONDERS[family](generation, ref)
 
 
-def _content_text(content: Any) -> str:
+# -- reading the request ----------------------------------------------------------------------
+
+
+def content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -171,18 +185,56 @@ def _from_messages(body: dict[str, Any], system: Any = None) -> tuple[str, str]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise malformed("#: required key [messages] not found or empty")
-    texts, last_user = [_content_text(system)] if system else [], ""
+    texts, last_user = [content_text(system)] if system else [], ""
     for message in messages:
         if not isinstance(message, dict):
             raise malformed("#/messages: expected type: JSONObject")
-        text = _content_text(message.get("content"))
+        text = content_text(message.get("content"))
         texts.append(text)
         if message.get("role") == "user":
             last_user = text
     return " ".join(texts), last_user
 
 
-def _anthropic_text(body: dict[str, Any]) -> tuple[str, str]:
+def _limit(container: dict[str, Any], key: str, path: str) -> int | None:
+    value = container.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise malformed(f"{path}: expected type: Integer, found: {_json_type(value)}")
+    if value < 1:
+        raise malformed(f"{path}: {value} is not greater or equal to 1")
+    return value
+
+
+def _stops(container: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
+    value = container.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise malformed(f"{path}: expected type: JSONArray of String")
+    return tuple(value)
+
+
+def _object(container: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise malformed(f"{path}: expected type: JSONObject, found: {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "Null"
+    names = {bool: "Boolean", str: "String", list: "JSONArray", dict: "JSONObject"}
+    return names.get(type(value), "Number")
+
+
+def _anthropic_prompt(body: dict[str, Any]) -> Prompt:
     if "max_tokens" not in body:
         raise malformed("#: required key [max_tokens] not found")
     if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
@@ -191,24 +243,39 @@ def _anthropic_text(body: dict[str, Any]) -> tuple[str, str]:
         raise malformed("#: required key [anthropic_version] not found")
     if "messages" not in body:
         raise malformed("#: required key [messages] not found")
-    return _from_messages(body, body.get("system"))
+    text, user = _from_messages(body, body.get("system"))
+    stops = _stops(body, "stop_sequences", "#/stop_sequences")
+    return Prompt(text, user, body["max_tokens"], stops)
 
 
-def _nova_text(body: dict[str, Any]) -> tuple[str, str]:
-    return _from_messages(body, body.get("system"))
+def _nova_prompt(body: dict[str, Any]) -> Prompt:
+    text, user = _from_messages(body, body.get("system"))
+    config = _object(body, "inferenceConfig", "#/inferenceConfig")
+    path = "#/inferenceConfig"
+    limit = _limit(config, "maxTokens", f"{path}/maxTokens")
+    limit = (
+        limit if limit is not None else _limit(config, "max_new_tokens", f"{path}/max_new_tokens")
+    )
+    return Prompt(text, user, limit, _stops(config, "stopSequences", f"{path}/stopSequences"))
 
 
-def _jamba_text(body: dict[str, Any]) -> tuple[str, str]:
-    return _from_messages(body)
+def _jamba_prompt(body: dict[str, Any]) -> Prompt:
+    text, user = _from_messages(body)
+    limit = _limit(body, "max_tokens", "#/max_tokens")
+    return Prompt(text, user, limit, _stops(body, "stop", "#/stop"))
 
 
-def _titan_text(body: dict[str, Any]) -> tuple[str, str]:
+def _titan_prompt(body: dict[str, Any]) -> Prompt:
     text = body.get("inputText")
     if not isinstance(text, str):
         raise malformed("#/inputText: expected type: String")
     user = text.rsplit("User:", 1)[-1]
     user = user.rsplit("Bot:", 1)[0] if user.rstrip().endswith("Bot:") else user
-    return text, user.strip()
+    config = _object(body, "textGenerationConfig", "#/textGenerationConfig")
+    path = "#/textGenerationConfig"
+    limit = _limit(config, "maxTokenCount", f"{path}/maxTokenCount")
+    stops = _stops(config, "stopSequences", f"{path}/stopSequences")
+    return Prompt(text, user.strip(), limit, stops)
 
 
 def _prompt_text(body: dict[str, Any]) -> tuple[str, str]:
@@ -220,94 +287,147 @@ def _prompt_text(body: dict[str, Any]) -> tuple[str, str]:
     return _SPECIAL_TOKENS_RE.sub(" ", prompt), user
 
 
-def _cohere_text(body: dict[str, Any]) -> tuple[str, str]:
+def _llama_prompt(body: dict[str, Any]) -> Prompt:
+    text, user = _prompt_text(body)
+    return Prompt(text, user, _limit(body, "max_gen_len", "#/max_gen_len"))
+
+
+def _mistral_prompt(body: dict[str, Any]) -> Prompt:
+    text, user = _prompt_text(body)
+    limit = _limit(body, "max_tokens", "#/max_tokens")
+    return Prompt(text, user, limit, _stops(body, "stop", "#/stop"))
+
+
+def _cohere_prompt(body: dict[str, Any]) -> Prompt:
     message = body["message"]
     history = body.get("chat_history") or []
     earlier = [h.get("message", "") for h in history if isinstance(h, dict)]
-    return " ".join([*map(str, earlier), message]), message
+    text = " ".join([*map(str, earlier), message])
+    limit = _limit(body, "max_tokens", "#/max_tokens")
+    return Prompt(text, message, limit, _stops(body, "stop_sequences", "#/stop_sequences"))
 
 
-_EXTRACTORS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
-    "anthropic": _anthropic_text,
-    "nova": _nova_text,
-    "jamba": _jamba_text,
-    "titan": _titan_text,
-    "llama": _prompt_text,
-    "mistral": _prompt_text,
-    "cohere": _cohere_text,
+_EXTRACTORS: dict[str, Callable[[dict[str, Any]], Prompt]] = {
+    "anthropic": _anthropic_prompt,
+    "nova": _nova_prompt,
+    "jamba": _jamba_prompt,
+    "titan": _titan_prompt,
+    "llama": _llama_prompt,
+    "mistral": _mistral_prompt,
+    "cohere": _cohere_prompt,
 }
 
 
 # -- answers per family -----------------------------------------------------------------------
 
+# How each family names why generation stopped (keys are Converse's names).
+STOP_REASONS: dict[str, dict[str, str]] = {
+    "anthropic": {
+        "end_turn": "end_turn",
+        "max_tokens": "max_tokens",
+        "stop_sequence": "stop_sequence",
+    },
+    "nova": {"end_turn": "end_turn", "max_tokens": "max_tokens", "stop_sequence": "stop_sequence"},
+    "titan": {"end_turn": "FINISH", "max_tokens": "LENGTH", "stop_sequence": "STOP_CRITERIA_MET"},
+    "llama": {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop"},
+    "mistral": {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop"},
+    "cohere": {
+        "end_turn": "COMPLETE",
+        "max_tokens": "MAX_TOKENS",
+        "stop_sequence": "STOP_SEQUENCE",
+    },
+    "jamba": {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop"},
+}
 
-def _anthropic_answer(text: str, tin: int, tout: int, ref: ModelRef) -> dict[str, Any]:
+
+def stop_reason(family: str, generation: Generation) -> str:
+    return STOP_REASONS[family][generation.stop]
+
+
+def model_name(ref: ModelRef) -> str:
+    return ref.base_id or ref.model_id
+
+
+def _anthropic_answer(gen: Generation, ref: ModelRef) -> dict[str, Any]:
     return {
         "id": "msg_bdrk_" + uuid.uuid4().hex[:24],
         "type": "message",
         "role": "assistant",
-        "model": ref.base_id or ref.model_id,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": tin, "output_tokens": tout},
+        "model": model_name(ref),
+        "content": [{"type": "text", "text": gen.text}],
+        "stop_reason": stop_reason("anthropic", gen),
+        "stop_sequence": gen.stop_sequence,
+        "usage": {"input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens},
     }
 
 
-def _nova_answer(text: str, tin: int, tout: int, ref: ModelRef) -> dict[str, Any]:
+def _nova_answer(gen: Generation, ref: ModelRef) -> dict[str, Any]:
     return {
-        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-        "stopReason": "end_turn",
-        "usage": {"inputTokens": tin, "outputTokens": tout, "totalTokens": tin + tout},
+        "output": {"message": {"role": "assistant", "content": [{"text": gen.text}]}},
+        "stopReason": stop_reason("nova", gen),
+        "usage": usage(gen),
     }
 
 
-def _titan_answer(text: str, tin: int, tout: int, ref: ModelRef) -> dict[str, Any]:
+def usage(gen: Generation) -> dict[str, int]:
+    """Converse's (and Nova's) usage object."""
+    tin, tout = gen.input_tokens, gen.output_tokens
+    return {"inputTokens": tin, "outputTokens": tout, "totalTokens": tin + tout}
+
+
+def _titan_answer(gen: Generation, ref: ModelRef) -> dict[str, Any]:
     return {
-        "inputTextTokenCount": tin,
-        "results": [{"tokenCount": tout, "outputText": text, "completionReason": "FINISH"}],
+        "inputTextTokenCount": gen.input_tokens,
+        "results": [
+            {
+                "tokenCount": gen.output_tokens,
+                "outputText": gen.text,
+                "completionReason": stop_reason("titan", gen),
+            }
+        ],
     }
 
 
-def _llama_answer(text: str, tin: int, tout: int, ref: ModelRef) -> dict[str, Any]:
+def _llama_answer(gen: Generation, ref: ModelRef) -> dict[str, Any]:
     return {
-        "generation": text,
-        "prompt_token_count": tin,
-        "generation_token_count": tout,
-        "stop_reason": "stop",
+        "generation": gen.text,
+        "prompt_token_count": gen.input_tokens,
+        "generation_token_count": gen.output_tokens,
+        "stop_reason": stop_reason("llama", gen),
     }
 
 
-def _mistral_answer(text: str, tin: int, tout: int, ref: ModelRef) -> dict[str, Any]:
-    return {"outputs": [{"text": text, "stop_reason": "stop"}]}
+def _mistral_answer(gen: Generation, ref: ModelRef) -> dict[str, Any]:
+    return {"outputs": [{"text": gen.text, "stop_reason": stop_reason("mistral", gen)}]}
 
 
-def _cohere_answer(text: str, tin: int, tout: int, ref: ModelRef) -> dict[str, Any]:
+def _cohere_answer(gen: Generation, ref: ModelRef) -> dict[str, Any]:
     return {
         "response_id": str(uuid.uuid4()),
         "generation_id": str(uuid.uuid4()),
-        "text": text,
-        "finish_reason": "COMPLETE",
-        "chat_history": [{"role": "CHATBOT", "message": text}],
+        "text": gen.text,
+        "finish_reason": stop_reason("cohere", gen),
+        "chat_history": [{"role": "CHATBOT", "message": gen.text}],
     }
 
 
-def _jamba_answer(text: str, tin: int, tout: int, ref: ModelRef) -> dict[str, Any]:
+def _jamba_answer(gen: Generation, ref: ModelRef) -> dict[str, Any]:
+    tin, tout = gen.input_tokens, gen.output_tokens
     return {
         "id": "chatcmpl-" + uuid.uuid4().hex,
-        "model": ref.base_id or ref.model_id,
+        "model": model_name(ref),
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": gen.text},
+                "finish_reason": stop_reason("jamba", gen),
             }
         ],
         "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
     }
 
 
-_RESPONDERS: dict[str, Callable[[str, int, int, ModelRef], dict[str, Any]]] = {
+_RESPONDERS: dict[str, Callable[[Generation, ModelRef], dict[str, Any]]] = {
     "anthropic": _anthropic_answer,
     "nova": _nova_answer,
     "titan": _titan_answer,
