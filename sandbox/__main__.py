@@ -21,6 +21,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--invoke-delay-ms", type=int, default=0, metavar="MS")
     parser.add_argument("--sts-delay-ms", type=int, default=0, metavar="MS")
+    parser.add_argument(
+        "--stream-interval-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="pause between the events of a streamed answer (word by word)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser.parse_args(argv)
 
@@ -31,7 +38,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    state = SandboxState(invoke_delay_ms=args.invoke_delay_ms, sts_delay_ms=args.sts_delay_ms)
+    state = SandboxState(
+        invoke_delay_ms=args.invoke_delay_ms,
+        sts_delay_ms=args.sts_delay_ms,
+        stream_interval_ms=args.stream_interval_ms,
+    )
     server = SandboxServer(args.host, args.port, state, verbose=args.verbose)
     signal.signal(signal.SIGTERM, _terminate)
     print(f"sandbox listening on {server.url}", flush=True)

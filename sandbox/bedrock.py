@@ -1,25 +1,38 @@
-"""Amazon Bedrock Runtime InvokeModel over rest-json, signed with assumed-role credentials only."""
+"""Amazon Bedrock Runtime over rest-json, signed with assumed-role credentials only.
+
+Four operations: InvokeModel, Converse, and their streaming forms InvokeModelWithResponseStream
+and ConverseStream (AWS event-stream bodies). Each goes through the same checks, in AWS's order:
+signature and session token, the role's permission for the operation's IAM action and the model,
+the model identifier, on-demand throughput, then the request body.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from . import chunks, converse
 from .auth import EXPIRED_TOKEN_MESSAGE, AuthErrors, Caller, authenticate
 from .faults import FaultProfile, apply_fault
+from .generation import generate
 from .models import (
     GEO_PREFIXES,
+    ModelRef,
     check_on_demand,
     complete,
     detect_family,
+    family_from_model,
     malformed,
     parse_model_id,
+    read_prompt,
 )
 from .replies import (
     ApiError,
     Drip,
+    EventStreamReply,
     Outcome,
     Reply,
     SandboxRequest,
@@ -27,7 +40,8 @@ from .replies import (
     json_reply,
 )
 from .sigv4 import AuthorizationHeader
-from .state import IssuedCredentials, SandboxState
+from .state import OPERATION_ACTIONS, STREAM_FAULT_MODES, Fault, SandboxState
+from .streams import StreamPlan, chunk_encoder, paced_reply
 
 AUTH_ERRORS = AuthErrors(
     missing=ApiError("MissingAuthenticationTokenException", 403, "Missing Authentication Token"),
@@ -73,20 +87,50 @@ STANDARD_HEADERS = frozenset(
         "user-agent",
     }
 )
+# The last segment of the path names the operation.
+OPERATIONS = {
+    "invoke": "InvokeModel",
+    "converse": "Converse",
+    "invoke-with-response-stream": "InvokeModelWithResponseStream",
+    "converse-stream": "ConverseStream",
+}
+STREAMING_OPERATIONS = frozenset({"InvokeModelWithResponseStream", "ConverseStream"})
+# Fault modes a stream shapes itself (pacing, breaking, dripping frames) rather than answer with.
+_STREAM_SHAPED_MODES = frozenset({*STREAM_FAULT_MODES, "drip"})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated call to a model operation."""
+
+    request: SandboxRequest
+    model_id: str
+    operation: str
+    caller: Caller
+    auth: AuthorizationHeader
+    entry: dict[str, Any]
+
+    @property
+    def action(self) -> str:
+        return OPERATION_ACTIONS[self.operation]
+
+    @property
+    def streaming(self) -> bool:
+        return self.operation in STREAMING_OPERATIONS
 
 
 def handle(request: SandboxRequest, state: SandboxState) -> Outcome:
-    model_segment = _model_segment(request)
-    if model_segment is None:
+    route = _route(request)
+    if route is None:
         return error_reply(_unknown_operation(request), request.request_id)
-    model_id = unquote(model_segment)
+    model_id, operation = unquote(route[0]), route[1]
     try:
         caller, auth = _authenticate(request, state)
     except ApiError as error:
         return error_reply(error, request.request_id)
-    entry = _request_entry(request, model_id, caller, auth)
+    entry = _request_entry(request, model_id, operation, caller, auth)
     state.record_invoke(entry)
-    outcome = _invoke(request, state, model_id, caller, auth)
+    outcome = _call(Call(request, model_id, operation, caller, auth, entry), state)
     status, code = _outcome_status(outcome)
     state.finish_invoke(entry, status, code)
     return outcome
@@ -97,21 +141,27 @@ def error_reply(error: ApiError, request_id: str) -> Reply:
     return json_reply(error.status, {"message": error.message}, headers)
 
 
-def _model_segment(request: SandboxRequest) -> str | None:
+def _route(request: SandboxRequest) -> tuple[str, str] | None:
+    """(raw model id, operation) of a model operation's path, else None."""
     # boto3 sends "/" inside the model id as %2F; a hand-written client may not, so the id is
-    # everything between "/model/" and the final "/invoke".
+    # everything between "/model/" and the final segment, which names the operation.
     segments = request.raw_path.split("/")
-    if request.method != "POST" or len(segments) < 4 or segments[-1] != "invoke":
+    operation = OPERATIONS.get(segments[-1])
+    if request.method != "POST" or len(segments) < 4 or operation is None:
         return None
-    return "/".join(segments[2:-1]) or None
+    model_segment = "/".join(segments[2:-1])
+    return (model_segment, operation) if model_segment else None
 
 
 def _unknown_operation(request: SandboxRequest) -> ApiError:
+    paths = ", ".join(
+        f"{name} (POST /model/{{modelId}}/{path})" for path, name in OPERATIONS.items()
+    )
     return ApiError(
         "UnknownOperationException",
         404,
         f"{request.method} {request.raw_path} is not an operation of the Bedrock sandbox; it "
-        "implements InvokeModel (POST /model/{modelId}/invoke) only.",
+        f"implements {paths}.",
     )
 
 
@@ -123,59 +173,81 @@ def _authenticate(
     return authenticate(request, state, "bedrock", AUTH_ERRORS)
 
 
-def _invoke(
-    request: SandboxRequest,
-    state: SandboxState,
-    model_id: str,
-    caller: Caller,
-    auth: AuthorizationHeader,
-) -> Outcome:
+def _call(call: Call, state: SandboxState) -> Outcome:
     try:
-        creds = caller.credentials
-        if creds is None:
-            raise _access_denied(
-                caller,
-                model_id,
-                auth,
-                " because no identity-based policy allows the bedrock:InvokeModel action",
-            )
-        fault = state.take_fault("invoke", model_id, caller.access_key_id)
+        if call.caller.credentials is None:
+            raise _access_denied(call, because_of_action=True)
+        fault = state.take_fault(
+            "invoke",
+            call.model_id,
+            call.caller.access_key_id,
+            call.operation,
+            streaming=call.streaming,
+        )
         state.wait(state.invoke_delay_ms / 1000)
 
-        def normal() -> Reply:
+        def normal() -> Reply | EventStreamReply:
             try:
-                return _answer(request, state, model_id, creds, caller, auth)
+                return _answer(call, state, fault)
             except ApiError as error:
-                return error_reply(error, request.request_id)
+                return error_reply(error, call.request.request_id)
 
-        return apply_fault(fault, state, FAULTS, normal) if fault else normal()
+        if fault is None or (call.streaming and fault.mode in _STREAM_SHAPED_MODES):
+            return normal()
+        return apply_fault(fault, state, FAULTS, normal)
     except ApiError as error:
-        return error_reply(error, request.request_id)
+        return error_reply(error, call.request.request_id)
 
 
-def _answer(
-    request: SandboxRequest,
-    state: SandboxState,
-    model_id: str,
-    creds: IssuedCredentials,
-    caller: Caller,
-    auth: AuthorizationHeader,
-) -> Reply:
-    role = state.get_role(creds.role_arn)
-    if role is None or not role.allows_model(model_id):
-        raise _access_denied(caller, model_id, auth)
-    ref = parse_model_id(model_id)
+def _answer(call: Call, state: SandboxState, fault: Fault | None) -> Reply | EventStreamReply:
+    creds = call.caller.credentials
+    role = state.get_role(creds.role_arn) if creds is not None else None
+    if role is None or not role.allows_action(call.action):
+        raise _access_denied(call, because_of_action=True)
+    if not role.allows_model(call.model_id):
+        raise _access_denied(call)
+    ref = parse_model_id(call.model_id)
     check_on_demand(ref)
-    body = _json_object(request.body)
+    body = _json_object(call.request.body)
+    if call.operation == "InvokeModel":
+        return _invoke_model(call, body, ref)
+    if call.operation == "Converse":
+        return _converse(call, body, ref)
+    if call.operation == "ConverseStream":
+        conversation = converse.parse(body, family_from_model(ref.base_id))
+        generation, block = converse.answer(conversation)
+        plan = StreamPlan(converse.stream_events(generation, block), converse.encode_stream_event)
+    else:
+        family = detect_family(body, ref.base_id)
+        generation = generate(read_prompt(family, body))
+        plan = StreamPlan(
+            chunks.invoke_stream_events(family, generation, ref),
+            chunk_encoder(generation.input_tokens, generation.output_tokens),
+            {"X-Amzn-Bedrock-Content-Type": "application/json"},
+        )
+    return paced_reply(call.request, state, plan, fault, call.entry)
+
+
+def _invoke_model(call: Call, body: dict[str, Any], ref: ModelRef) -> Reply:
     completion = complete(detect_family(body, ref.base_id), body, ref)
-    latency_ms = int((time.perf_counter() - request.started) * 1000)
     headers = {
-        "x-amzn-RequestId": request.request_id,
+        "x-amzn-RequestId": call.request.request_id,
         "X-Amzn-Bedrock-Input-Token-Count": str(completion.input_tokens),
         "X-Amzn-Bedrock-Output-Token-Count": str(completion.output_tokens),
-        "X-Amzn-Bedrock-Invocation-Latency": str(latency_ms),
+        "X-Amzn-Bedrock-Invocation-Latency": str(_latency_ms(call.request)),
     }
     return json_reply(200, completion.body, headers)
+
+
+def _converse(call: Call, body: dict[str, Any], ref: ModelRef) -> Reply:
+    conversation = converse.parse(body, family_from_model(ref.base_id))
+    generation, block = converse.answer(conversation)
+    data = converse.reply(generation, block, _latency_ms(call.request))
+    return json_reply(200, data, {"x-amzn-RequestId": call.request.request_id})
+
+
+def _latency_ms(request: SandboxRequest) -> int:
+    return int((time.perf_counter() - request.started) * 1000)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
@@ -190,14 +262,15 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _access_denied(
-    caller: Caller, model_id: str, auth: AuthorizationHeader, reason: str = ""
-) -> ApiError:
+def _access_denied(call: Call, *, because_of_action: bool = False) -> ApiError:
+    action = call.action
+    reason = f" because no identity-based policy allows the {action} action"
+    resource = _resource_arn(call.model_id, call.auth.region, call.caller.account)
     return ApiError(
         "AccessDeniedException",
         403,
-        f"User: {caller.arn} is not authorized to perform: bedrock:InvokeModel on resource: "
-        f"{_resource_arn(model_id, auth.region, caller.account)}{reason}",
+        f"User: {call.caller.arn} is not authorized to perform: {action} on resource: "
+        f"{resource}{reason if because_of_action else ''}",
     )
 
 
@@ -210,7 +283,11 @@ def _resource_arn(model_id: str, region: str, account: str) -> str:
 
 
 def _request_entry(
-    request: SandboxRequest, model_id: str, caller: Caller, auth: AuthorizationHeader
+    request: SandboxRequest,
+    model_id: str,
+    operation: str,
+    caller: Caller,
+    auth: AuthorizationHeader,
 ) -> dict[str, Any]:
     creds = caller.credentials
     extra = sorted(
@@ -221,6 +298,7 @@ def _request_entry(
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "request_id": request.request_id,
+        "operation": operation,
         "model_id": model_id,
         "role_arn": creds.role_arn if creds else None,
         "session_name": creds.session_name if creds else None,
@@ -235,7 +313,7 @@ def _request_entry(
 def _outcome_status(outcome: Outcome) -> tuple[int | None, str | None]:
     if isinstance(outcome, Reply):
         return outcome.status, outcome.headers.get("x-amzn-ErrorType")
-    if isinstance(outcome, StreamReply):
+    if isinstance(outcome, StreamReply | EventStreamReply):
         return outcome.status, None
     if isinstance(outcome, Drip):
         return outcome.reply.status, outcome.reply.headers.get("x-amzn-ErrorType")

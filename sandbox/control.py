@@ -7,13 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .replies import Reply, SandboxRequest, json_reply
-from .state import SandboxState
+from .state import DEFAULT_ACTIONS, SandboxState
 
 PREFIX = "/_sandbox/"
 _FAULT_FIELDS: dict[str, tuple[type, ...]] = {
     "target": (str,),
     "mode": (str,),
     "match": (str,),
+    "operation": (str,),
     "times": (int,),
     "ms": (int,),
     "code": (str,),
@@ -22,6 +23,7 @@ _FAULT_FIELDS: dict[str, tuple[type, ...]] = {
     "seconds": (int, float),
     "interval_ms": (int,),
     "mb": (int, float),
+    "after": (int,),
 }
 
 
@@ -63,13 +65,16 @@ def _put_role(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
     role_arn = data.get("role_arn")
     external_id = data.get("external_id")
     models = data.get("models", ["*"])
+    actions = data.get("actions", list(DEFAULT_ACTIONS))
     if not isinstance(role_arn, str):
         raise ControlError(400, "role_arn (string) is required")
     if external_id is not None and not isinstance(external_id, str):
         raise ControlError(400, "external_id must be a string or null")
     if not isinstance(models, list):
         raise ControlError(400, "models must be a list of fnmatch patterns")
-    return {"role": state.add_role(role_arn, external_id, models).to_json()}
+    if not isinstance(actions, list):
+        raise ControlError(400, "actions must be a list of fnmatch patterns of IAM actions")
+    return {"role": state.add_role(role_arn, external_id, models, actions).to_json()}
 
 
 def _delete_role(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
@@ -101,10 +106,10 @@ def _clear_faults(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _put_config(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(data) - {"invoke_delay_ms", "sts_delay_ms"})
+    unknown = sorted(set(data) - set(state.config()))
     if unknown:
         raise ControlError(400, f"unknown config fields: {', '.join(unknown)}")
-    return state.set_config(data.get("invoke_delay_ms"), data.get("sts_delay_ms"))
+    return state.set_config(**data)
 
 
 def _reset(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .replies import ApiError, Close, Drip, Hang, Outcome, Reply, StreamReply
+from .replies import ApiError, Close, Drip, EventStreamReply, Hang, Outcome, Reply, StreamReply
 from .state import Fault, SandboxState
 
 HTML_BODY = (
@@ -36,8 +36,11 @@ class FaultProfile:
     error_message: str
 
 
+Normal = Callable[[], Reply | EventStreamReply]
+
+
 def apply_fault(
-    fault: Fault, state: SandboxState, profile: FaultProfile, normal: Callable[[], Reply]
+    fault: Fault, state: SandboxState, profile: FaultProfile, normal: Normal
 ) -> Outcome:
     """The outcome of ``fault``; ``normal`` renders the regular answer (errors included)."""
     mode = fault.mode
@@ -57,14 +60,15 @@ def apply_fault(
     return _transport_fault(fault, normal)
 
 
-def _transport_fault(fault: Fault, normal: Callable[[], Reply]) -> Outcome:
+def _transport_fault(fault: Fault, normal: Normal) -> Outcome:
     mode = fault.mode
     if mode == "hang":
         return Hang(fault.seconds)
     if mode == "close":
         return Close()
     if mode == "drip":
-        return Drip(normal(), fault.interval_ms / 1000)
+        reply = normal()  # a stream drips its own frames (see streams.py)
+        return Drip(reply, fault.drip_interval_ms / 1000) if isinstance(reply, Reply) else reply
     if mode == "non_json":
         return Reply(200, HTML_BODY, "text/html; charset=utf-8")
     if mode == "empty_object":

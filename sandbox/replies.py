@@ -62,10 +62,24 @@ class Hang:
 
 @dataclass(slots=True)
 class Close:
-    """Close the socket without answering."""
+    """Close the socket without answering (or, among an event stream's frames, at once)."""
 
 
-Outcome = Reply | StreamReply | Drip | Hang | Close
+@dataclass(slots=True)
+class EventStreamReply:
+    """Status and head now, then each frame as ``frames`` produces it (chunked encoding).
+
+    The frames are produced lazily, while the server sends them: pacing and the metrics in the
+    last event happen in real time. A ``Close`` among them drops the connection mid-stream.
+    """
+
+    frames: Iterator[bytes | Close]
+    headers: dict[str, str]
+    status: int = 200
+    content_type: str = "application/vnd.amazon.eventstream"
+
+
+Outcome = Reply | StreamReply | Drip | Hang | Close | EventStreamReply
 
 
 class ApiError(Exception):

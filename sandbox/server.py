@@ -16,6 +16,7 @@ from .replies import (
     ApiError,
     Close,
     Drip,
+    EventStreamReply,
     Hang,
     Outcome,
     Reply,
@@ -115,6 +116,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self._send_reply(outcome)
             elif isinstance(outcome, StreamReply):
                 self._send_stream(outcome)
+            elif isinstance(outcome, EventStreamReply):
+                self._send_event_stream(outcome)
             elif isinstance(outcome, Drip):
                 self._send_drip(outcome)
             elif isinstance(outcome, Hang):
@@ -142,6 +145,33 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._send_head(reply.status, reply.content_type, reply.length, reply.headers)
         for chunk in reply.chunks():
             self.wfile.write(chunk)
+
+    def _send_event_stream(self, reply: EventStreamReply) -> None:
+        """Each frame as one HTTP chunk, written the moment the stream produces it."""
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        frames = reply.frames
+        try:
+            for frame in frames:
+                if isinstance(frame, Close):
+                    self.close_connection = True
+                    return
+                if frame:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            raise
+        except Exception:  # a sandbox bug mid-stream: say so, and end the stream unfinished
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # a client that left mid-stream is recorded by the stream itself
 
     def _send_drip(self, drip: Drip) -> None:
         reply = drip.reply

@@ -21,6 +21,8 @@ from typing import Any
 from . import DEMO_EXTERNAL_ID, DEMO_ROLE_ARN
 
 FAULT_TARGETS = ("invoke", "sts")
+# Faults that only a streaming operation can show; other calls pass them by.
+STREAM_FAULT_MODES = ("stream_error", "stream_cut", "slow_first_byte")
 FAULT_MODES = (
     "delay",
     "throttle",
@@ -32,6 +34,24 @@ FAULT_MODES = (
     "huge",
     "expired_once",
     "close",
+    *STREAM_FAULT_MODES,
+)
+# The bedrock-runtime operations the sandbox answers, and the IAM action each one needs.
+OPERATION_ACTIONS = {
+    "InvokeModel": "bedrock:InvokeModel",
+    "Converse": "bedrock:InvokeModel",
+    "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
+    "ConverseStream": "bedrock:InvokeModelWithResponseStream",
+}
+DEFAULT_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+# Exception events a Bedrock stream can end with (ConverseStream has all but modelTimeout).
+STREAM_EXCEPTIONS = (
+    "modelStreamErrorException",
+    "internalServerException",
+    "throttlingException",
+    "validationException",
+    "serviceUnavailableException",
+    "modelTimeoutException",
 )
 MAX_RECORDED_REQUESTS = 200
 _PRUNE_CREDENTIALS_ABOVE = 10_000
@@ -47,6 +67,7 @@ class Role:
     arn: str
     external_id: str | None = None
     models: tuple[str, ...] = ("*",)
+    actions: tuple[str, ...] = DEFAULT_ACTIONS  # fnmatch patterns of IAM actions
 
     @property
     def account(self) -> str:
@@ -67,8 +88,16 @@ class Role:
     def allows_model(self, model_id: str) -> bool:
         return any(fnmatchcase(model_id, pattern) for pattern in self.models)
 
+    def allows_action(self, action: str) -> bool:
+        return any(fnmatchcase(action, pattern) for pattern in self.actions)
+
     def to_json(self) -> dict[str, Any]:
-        return {"role_arn": self.arn, "external_id": self.external_id, "models": list(self.models)}
+        return {
+            "role_arn": self.arn,
+            "external_id": self.external_id,
+            "models": list(self.models),
+            "actions": list(self.actions),
+        }
 
 
 @dataclass(slots=True)
@@ -93,24 +122,33 @@ class Fault:
     target: str
     mode: str
     match: str = "*"
+    operation: str = "*"  # fnmatch pattern of operation names (InvokeModel, ConverseStream...)
     times: int | None = None
     ms: int = 0
     code: str | None = None
     status: int | None = None
     message: str | None = None
     seconds: float = 120.0
-    interval_ms: int = 500
+    interval_ms: int | None = None  # drip: between bytes (500); streams: between events
     mb: float = 50.0
+    after: int = 3  # stream_error, stream_cut: text deltas delivered before the fault
     fired_for: set[str] = field(default_factory=set)
+
+    @property
+    def drip_interval_ms(self) -> int:
+        return 500 if self.interval_ms is None else self.interval_ms
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id,
             "target": self.target,
             "match": self.match,
+            "operation": self.operation,
             "mode": self.mode,
             "times": self.times,
         }
+        if self.interval_ms is not None:
+            data["interval_ms"] = self.interval_ms
         data.update(_MODE_FIELDS.get(self.mode, lambda _f: {})(self))
         return data
 
@@ -119,8 +157,11 @@ _MODE_FIELDS: dict[str, Callable[[Fault], dict[str, Any]]] = {
     "delay": lambda f: {"ms": f.ms},
     "error": lambda f: {"code": f.code, "status": f.status, "message": f.message},
     "hang": lambda f: {"seconds": f.seconds},
-    "drip": lambda f: {"interval_ms": f.interval_ms},
+    "drip": lambda f: {"interval_ms": f.drip_interval_ms},
     "huge": lambda f: {"mb": f.mb},
+    "stream_error": lambda f: {"after": f.after, "code": f.code, "message": f.message},
+    "stream_cut": lambda f: {"after": f.after},
+    "slow_first_byte": lambda f: {"ms": f.ms},
 }
 
 
@@ -132,18 +173,19 @@ class SandboxState:
         *,
         invoke_delay_ms: int = 0,
         sts_delay_ms: int = 0,
+        stream_interval_ms: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._default_delays = (invoke_delay_ms, sts_delay_ms)
+        self._default_delays = (invoke_delay_ms, sts_delay_ms, stream_interval_ms)
         self._roles: dict[str, Role] = {}
         self._credentials: dict[str, IssuedCredentials] = {}
         self._faults: list[Fault] = []
         self._fault_ids = 0
         self._requests: deque[dict[str, Any]] = deque(maxlen=MAX_RECORDED_REQUESTS)
         self._wake = threading.Event()
-        self.invoke_delay_ms, self.sts_delay_ms = self._default_delays
+        self.invoke_delay_ms, self.sts_delay_ms, self.stream_interval_ms = self._default_delays
         self._reset_counters()
         self._register_demo_role()
 
@@ -154,13 +196,16 @@ class SandboxState:
         role_arn: str,
         external_id: str | None = None,
         models: Iterable[str] = ("*",),
+        actions: Iterable[str] = DEFAULT_ACTIONS,
     ) -> Role:
         if not ROLE_ARN_RE.match(role_arn):
             raise ValueError(f"not an IAM role ARN: {role_arn!r}")
-        patterns = tuple(models)
+        patterns, allowed = tuple(models), tuple(actions)
         if not all(isinstance(p, str) and p for p in patterns):
             raise ValueError("models must be a list of non-empty fnmatch patterns")
-        role = Role(role_arn, external_id, patterns)
+        if not all(isinstance(a, str) and a for a in allowed):
+            raise ValueError("actions must be a list of non-empty fnmatch patterns")
+        role = Role(role_arn, external_id, patterns, allowed)
         with self._lock:
             self._roles[role_arn] = role
         return role
@@ -233,6 +278,7 @@ class SandboxState:
         mode: str,
         *,
         match: str = "*",
+        operation: str = "*",
         times: int | None = None,
         ms: int | None = None,
         code: str | None = None,
@@ -241,16 +287,23 @@ class SandboxState:
         seconds: float | None = None,
         interval_ms: int | None = None,
         mb: float | None = None,
+        after: int | None = None,
     ) -> Fault:
         if target not in FAULT_TARGETS:
             raise ValueError(f"target must be one of {', '.join(FAULT_TARGETS)}")
         if mode not in FAULT_MODES:
             raise ValueError(f"mode must be one of {', '.join(FAULT_MODES)}")
+        if target == "sts" and (mode in STREAM_FAULT_MODES or operation != "*"):
+            raise ValueError("STS has no streams or operations to choose: use target invoke")
         if mode == "throttle" and times is None:
             times = 1
-        _check_non_negative(times=times, ms=ms, seconds=seconds, interval_ms=interval_ms, mb=mb)
+        _check_non_negative(
+            times=times, ms=ms, seconds=seconds, interval_ms=interval_ms, mb=mb, after=after
+        )
         if status is not None and not 100 <= status <= 599:
             raise ValueError("status must be an HTTP status code")
+        if mode == "stream_error":
+            code = stream_exception_type(code or STREAM_EXCEPTIONS[0])
         with self._lock:
             self._fault_ids += 1
             fault = Fault(
@@ -258,14 +311,16 @@ class SandboxState:
                 target=target,
                 mode=mode,
                 match=match,
+                operation=operation,
                 times=times,
                 ms=ms or 0,
                 code=code,
                 status=status,
                 message=message,
                 seconds=120.0 if seconds is None else seconds,
-                interval_ms=500 if interval_ms is None else interval_ms,
+                interval_ms=interval_ms,
                 mb=50.0 if mb is None else mb,
+                after=3 if after is None else after,
             )
             self._faults.append(fault)
         return fault
@@ -278,11 +333,27 @@ class SandboxState:
         with self._lock:
             return [fault.to_json() for fault in self._faults]
 
-    def take_fault(self, target: str, subject: str, access_key_id: str) -> Fault | None:
-        """The most recent matching fault, with its remaining ``times`` consumed by one."""
+    def take_fault(
+        self,
+        target: str,
+        subject: str,
+        access_key_id: str,
+        operation: str = "",
+        *,
+        streaming: bool = False,
+    ) -> Fault | None:
+        """The most recent matching fault, with its remaining ``times`` consumed by one.
+
+        ``operation`` is the bedrock-runtime operation called ("" for STS); a fault whose mode
+        only a stream can show is left for the next streaming call.
+        """
         with self._lock:
             for fault in reversed(self._faults):
                 if fault.target != target or not fnmatchcase(subject, fault.match):
+                    continue
+                if not fnmatchcase(operation, fault.operation):
+                    continue
+                if fault.mode in STREAM_FAULT_MODES and not streaming:
                     continue
                 if fault.mode == "expired_once":
                     if access_key_id in fault.fired_for:
@@ -298,18 +369,31 @@ class SandboxState:
     # -- config, waiting ---------------------------------------------------------------------
 
     def set_config(
-        self, invoke_delay_ms: int | None = None, sts_delay_ms: int | None = None
+        self,
+        invoke_delay_ms: int | None = None,
+        sts_delay_ms: int | None = None,
+        stream_interval_ms: int | None = None,
     ) -> dict[str, int]:
-        _check_non_negative(invoke_delay_ms=invoke_delay_ms, sts_delay_ms=sts_delay_ms)
+        _check_non_negative(
+            invoke_delay_ms=invoke_delay_ms,
+            sts_delay_ms=sts_delay_ms,
+            stream_interval_ms=stream_interval_ms,
+        )
         with self._lock:
             if invoke_delay_ms is not None:
                 self.invoke_delay_ms = invoke_delay_ms
             if sts_delay_ms is not None:
                 self.sts_delay_ms = sts_delay_ms
+            if stream_interval_ms is not None:
+                self.stream_interval_ms = stream_interval_ms
         return self.config()
 
     def config(self) -> dict[str, int]:
-        return {"invoke_delay_ms": self.invoke_delay_ms, "sts_delay_ms": self.sts_delay_ms}
+        return {
+            "invoke_delay_ms": self.invoke_delay_ms,
+            "sts_delay_ms": self.sts_delay_ms,
+            "stream_interval_ms": self.stream_interval_ms,
+        }
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; returns True early when reset() or wake_all() interrupts."""
@@ -336,8 +420,12 @@ class SandboxState:
             self._get_caller_identity_calls += 1
 
     def record_invoke(self, entry: dict[str, Any]) -> None:
+        """Count a bedrock-runtime call (any operation) and log ``entry`` (no secrets in it)."""
         with self._lock:
             self._invoke_calls += 1
+            by_operation = self._calls_by_operation
+            operation = entry.get("operation", "InvokeModel")
+            by_operation[operation] = by_operation.get(operation, 0) + 1
             self._requests.append(entry)
 
     def finish_invoke(
@@ -347,12 +435,22 @@ class SandboxState:
             entry["status"] = status
             entry["error_code"] = error_code
 
+    def finish_stream(
+        self, entry: dict[str, Any], events: int, ended: str, error_code: str | None
+    ) -> None:
+        """Record how a stream ended: complete, exception, cut, interrupted or client_gone."""
+        with self._lock:
+            entry["stream"] = {"events": events, "ended": ended}
+            if error_code is not None:
+                entry["error_code"] = error_code
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "assume_role_calls": self._assume_role_calls,
                 "assume_role_calls_by_role": dict(self._assume_role_calls_by_role),
                 "invoke_calls": self._invoke_calls,
+                "calls_by_operation": dict(self._calls_by_operation),
                 "get_caller_identity_calls": self._get_caller_identity_calls,
             }
 
@@ -371,7 +469,7 @@ class SandboxState:
             self._requests.clear()
             self._faults.clear()
             self._roles.clear()
-            self.invoke_delay_ms, self.sts_delay_ms = self._default_delays
+            self.invoke_delay_ms, self.sts_delay_ms, self.stream_interval_ms = self._default_delays
         self._register_demo_role()
         self.wake_all()
 
@@ -379,10 +477,19 @@ class SandboxState:
         self._assume_role_calls = 0
         self._assume_role_calls_by_role: dict[str, int] = {}
         self._invoke_calls = 0
+        self._calls_by_operation: dict[str, int] = {}
         self._get_caller_identity_calls = 0
 
     def _register_demo_role(self) -> None:
         self.add_role(DEMO_ROLE_ARN, DEMO_EXTERNAL_ID, ("*",))
+
+
+def stream_exception_type(code: str) -> str:
+    """The event-stream name of an exception: ThrottlingException -> throttlingException."""
+    name = code[:1].lower() + code[1:]
+    if name not in STREAM_EXCEPTIONS:
+        raise ValueError(f"code must be one of {', '.join(STREAM_EXCEPTIONS)}")
+    return name
 
 
 def _check_non_negative(**values: float | None) -> None:

@@ -70,8 +70,9 @@ def signed_request(
     return request
 
 
-def invoke_path(model_id: str) -> str:
-    return f"/model/{quote(model_id, safe='-_.~')}/invoke"
+def invoke_path(model_id: str, operation: str = "invoke") -> str:
+    """The path of a model operation: invoke, converse, converse-stream..."""
+    return f"/model/{quote(model_id, safe='-_.~')}/{operation}"
 
 
 def send_raw(
@@ -97,3 +98,25 @@ def control(url: str, method: str, path: str, data: Any = None) -> RawResponse:
     body = b"" if data is None else json.dumps(data).encode()
     headers = {"Content-Type": "application/json"} if data is not None else {}
     return send_raw(url, method, "/_sandbox/" + path, body, headers)
+
+
+def chunks_of(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JSON chunks of an InvokeModelWithResponseStream answer, read to the end."""
+    return [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
+
+
+def stream_text(events: list[dict[str, Any]]) -> str:
+    """The text of ConverseStream events joined."""
+    return "".join(
+        e["contentBlockDelta"]["delta"].get("text", "") for e in events if "contentBlockDelta" in e
+    )
+
+
+def error_of(caught: Any) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of a ClientError caught by pytest.raises."""
+    response = caught.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )

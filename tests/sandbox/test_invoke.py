@@ -20,7 +20,7 @@ from sandbox import (
 )
 from sandbox.server import SandboxServer
 
-from .helpers import ANTHROPIC_BODY, invoke_json, invoke_path, send_raw, signed_request
+from .helpers import ANTHROPIC_BODY, error_of, invoke_json, invoke_path, send_raw, signed_request
 
 PROFILE_ARN = (
     "arn:aws:bedrock:us-east-1:111122223333:inference-profile/"
@@ -28,15 +28,6 @@ PROFILE_ARN = (
 )
 LIMITED_ROLE = "arn:aws:iam::444455556666:role/OnlyHaiku"
 REPLY = "Hello from the Bedrock sandbox. You said: "
-
-
-def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 @pytest.mark.parametrize(
@@ -136,7 +127,7 @@ def test_body_shape_wins_over_the_model_id(bedrock: Any) -> None:
 def test_malformed_bodies(bedrock: Any, body: Any, fragment: str) -> None:
     with pytest.raises(ClientError) as caught:
         invoke_json(bedrock, DEMO_MODEL_ID, body)
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("ValidationException", 400)
     assert message.startswith("Malformed input request: ")
     assert fragment in message
@@ -146,7 +137,7 @@ def test_profile_only_model_needs_an_inference_profile(bedrock: Any) -> None:
     model_id = "anthropic.claude-sonnet-4-20250514-v1:0"
     with pytest.raises(ClientError) as caught:
         invoke_json(bedrock, model_id)
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("ValidationException", 400)
     assert message == (
         f"Invocation of model ID {model_id} with on-demand throughput isn't supported. Retry "
@@ -159,7 +150,7 @@ def test_profile_only_model_needs_an_inference_profile(bedrock: Any) -> None:
 def test_invalid_model_identifier(bedrock: Any) -> None:
     with pytest.raises(ClientError) as caught:
         invoke_json(bedrock, "../../etc/passwd")
-    assert _error(caught)[0::2] == ("ValidationException", 400)
+    assert error_of(caught)[0::2] == ("ValidationException", 400)
 
 
 def test_model_not_allowed_for_the_role(
@@ -170,7 +161,7 @@ def test_model_not_allowed_for_the_role(
     invoke_json(client, DEMO_MODEL_ID)
     with pytest.raises(ClientError) as caught:
         invoke_json(client, "amazon.nova-lite-v1:0")
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("AccessDeniedException", 403)
     assert message == (
         "User: arn:aws:sts::444455556666:assumed-role/OnlyHaiku/limited is not authorized to "
@@ -185,7 +176,7 @@ def test_platform_long_term_key_is_refused(make_bedrock: Callable[..., Any]) -> 
     )
     with pytest.raises(ClientError) as caught:
         invoke_json(client, DEMO_MODEL_ID)
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("AccessDeniedException", 403)
     assert message.startswith(f"User: {PLATFORM_ARN} is not authorized")
 
@@ -198,7 +189,7 @@ def test_wrong_session_token_is_refused(
     client = make_bedrock({**creds, "SessionToken": other["SessionToken"]})
     with pytest.raises(ClientError) as caught:
         invoke_json(client, DEMO_MODEL_ID)
-    assert _error(caught) == (
+    assert error_of(caught) == (
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
         403,
@@ -211,7 +202,7 @@ def test_unknown_key_is_unrecognized(make_bedrock: Callable[..., Any]) -> None:
     )
     with pytest.raises(ClientError) as caught:
         invoke_json(client, DEMO_MODEL_ID)
-    assert _error(caught)[0::2] == ("UnrecognizedClientException", 403)
+    assert error_of(caught)[0::2] == ("UnrecognizedClientException", 403)
 
 
 def test_wrong_secret_is_invalid_signature(
@@ -220,7 +211,7 @@ def test_wrong_secret_is_invalid_signature(
     client = make_bedrock({**assume(), "SecretAccessKey": "wrong"})
     with pytest.raises(ClientError) as caught:
         invoke_json(client, DEMO_MODEL_ID)
-    assert _error(caught)[0::2] == ("InvalidSignatureException", 403)
+    assert error_of(caught)[0::2] == ("InvalidSignatureException", 403)
 
 
 def test_expired_credentials_are_refused(
@@ -232,7 +223,7 @@ def test_expired_credentials_are_refused(
     sandbox.state.expire_credentials(creds["AccessKeyId"])
     with pytest.raises(ClientError) as caught:
         invoke_json(client, DEMO_MODEL_ID)
-    assert _error(caught) == (
+    assert error_of(caught) == (
         "ExpiredTokenException",
         "The security token included in the request is expired",
         403,
@@ -244,7 +235,7 @@ def test_clock_skew_is_signature_expired(bedrock: Any, monkeypatch: pytest.Monke
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: early)
     with pytest.raises(ClientError) as caught:
         invoke_json(bedrock, DEMO_MODEL_ID)
-    code, message, _ = _error(caught)
+    code, message, _ = error_of(caught)
     assert code == "InvalidSignatureException"
     assert message.startswith("Signature not yet current")
     late = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)

@@ -20,18 +20,9 @@ from sandbox import (
 )
 from sandbox.server import SandboxServer
 
-from .helpers import send_raw
+from .helpers import error_of, send_raw
 
 OTHER_ROLE = "arn:aws:iam::444455556666:role/team/ConsoleInvoke"
-
-
-def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def test_get_caller_identity_as_the_platform(make_sts: Callable[..., Any]) -> None:
@@ -92,7 +83,7 @@ def test_role_chaining_with_issued_credentials(
     assert result["AssumedRoleUser"]["Arn"].endswith(":assumed-role/ConsoleInvoke/hop")
     with pytest.raises(ClientError) as caught:
         chained.assume_role(RoleArn=OTHER_ROLE, RoleSessionName="hop", DurationSeconds=7200)
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("ValidationError", 400)
     assert "role chaining" in message
 
@@ -112,7 +103,7 @@ def test_assume_role_denied(
     params = {"ExternalId": external_id} if external_id else {}
     with pytest.raises(ClientError) as caught:
         make_sts().assume_role(RoleArn=role_arn, RoleSessionName="s1", **params)
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("AccessDenied", 403)
     assert message == (
         f"User: {PLATFORM_ARN} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
@@ -149,7 +140,7 @@ def test_assume_role_validation(
     client = make_sts(parameter_validation=False)
     with pytest.raises(ClientError) as caught:
         client.assume_role(**request)
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("ValidationError", 400)
     assert fragment in message
 
@@ -157,7 +148,7 @@ def test_assume_role_validation(
 def test_wrong_secret_is_signature_does_not_match(make_sts: Callable[..., Any]) -> None:
     with pytest.raises(ClientError) as caught:
         make_sts(secret_key="not-the-platform-secret").get_caller_identity()
-    code, message, status = _error(caught)
+    code, message, status = error_of(caught)
     assert (code, status) == ("SignatureDoesNotMatch", 403)
     assert "signature we calculated does not match" in message
 
@@ -165,13 +156,13 @@ def test_wrong_secret_is_signature_does_not_match(make_sts: Callable[..., Any]) 
 def test_unknown_access_key_is_invalid_client_token_id(make_sts: Callable[..., Any]) -> None:
     with pytest.raises(ClientError) as caught:
         make_sts(access_key="AKIAUNKNOWNKEY000000").get_caller_identity()
-    assert _error(caught)[0::2] == ("InvalidClientTokenId", 403)
+    assert error_of(caught)[0::2] == ("InvalidClientTokenId", 403)
 
 
 def test_token_with_long_term_key_is_invalid(make_sts: Callable[..., Any]) -> None:
     with pytest.raises(ClientError) as caught:
         make_sts(token="made-up").get_caller_identity()
-    assert _error(caught)[0] == "InvalidClientTokenId"
+    assert error_of(caught)[0] == "InvalidClientTokenId"
 
 
 def test_issued_key_with_wrong_token_is_invalid(
@@ -181,7 +172,7 @@ def test_issued_key_with_wrong_token_is_invalid(
     client = make_sts(creds["AccessKeyId"], creds["SecretAccessKey"], "forged-token")
     with pytest.raises(ClientError) as caught:
         client.get_caller_identity()
-    assert _error(caught)[0::2] == ("InvalidClientTokenId", 403)
+    assert error_of(caught)[0::2] == ("InvalidClientTokenId", 403)
 
 
 def test_expired_temporary_credentials(
@@ -192,7 +183,7 @@ def test_expired_temporary_credentials(
     client = make_sts(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     with pytest.raises(ClientError) as caught:
         client.get_caller_identity()
-    assert _error(caught)[0::2] == ("ExpiredToken", 400)
+    assert error_of(caught)[0::2] == ("ExpiredToken", 400)
 
 
 def test_unsigned_request_and_unknown_action(sandbox: SandboxServer) -> None:
@@ -212,7 +203,7 @@ def test_clock_skew_is_refused(
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: late)
     with pytest.raises(ClientError) as caught:
         make_sts().get_caller_identity()
-    code, message, _ = _error(caught)
+    code, message, _ = error_of(caught)
     assert code == "SignatureDoesNotMatch"
     assert message.startswith("Signature expired")
 
