@@ -154,15 +154,14 @@ def _system(value: Any, problems: list[str]) -> list[str]:
     for index, block in enumerate(value, start=1):
         path = f"system.{index}.member"
         _one_of(block, SYSTEM_BLOCK_FIELDS, path, problems)
-        text = block.get("text") if isinstance(block, dict) else None
-        if "text" in (block if isinstance(block, dict) else {}) and not (
-            isinstance(text, str) and text
-        ):
-            problems.append(
-                _constraint(text, f"{path}.text", "have length greater than or equal to 1")
-            )
-        elif isinstance(text, str):
+        if not isinstance(block, dict) or "text" not in block:
+            continue
+        text = block["text"]
+        if isinstance(text, str) and text:
             texts.append(text)
+        else:
+            rule = "have length greater than or equal to 1"
+            problems.append(_constraint(text, f"{path}.text", rule))
     return texts
 
 

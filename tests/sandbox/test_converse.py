@@ -207,6 +207,13 @@ def test_an_assistant_prefill_is_fine_for_claude(bedrock: Any) -> None:
             ],
         ),
         (
+            {"messages": HELLO, "system": [{"text": ""}, {"text": "fine"}]},
+            [
+                "Value '' at 'system.1.member.text' failed to satisfy constraint: Member must "
+                "have length greater than or equal to 1"
+            ],
+        ),
+        (
             {"messages": HELLO, "toolConfig": {"tools": []}},
             [
                 "Value '[]' at 'toolConfig.tools' failed to satisfy constraint: Member must "
