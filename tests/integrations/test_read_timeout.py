@@ -6,8 +6,8 @@ import time
 import pytest
 
 from integrations import aws
-from sandbox import DEMO_MODEL_ID
 from prompts_library import services
+from sandbox import DEMO_MODEL_ID
 from tests.conftest import SANDBOX_URL
 from tests.integrations.test_aws import BODY, assume
 
