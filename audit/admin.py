@@ -4,14 +4,16 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db import models, router, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from audit import recorder
 from audit.models import AuditEvent
-from audit.roles import EXPORT_AUDIT
-from integrations.admin import ReadOnlyAdminMixin
+from config.admin import ReadOnlyAdminMixin
+
+EXPORT_AUDIT = "audit.export_audit"
 
 CSV_FIELDS = (
     "id",
@@ -27,6 +29,49 @@ CSV_FIELDS = (
     "prev_hash",
     "hash",
 )
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose adds, changes and deletes write their audit events.
+
+    Each event is written here, in the admin's own transaction (changeform_view and delete_view
+    run in transaction.atomic; the delete action is wrapped below), so the change and its event
+    commit together. `recorded_links` names many-to-many fields whose changes are recorded too
+    (saved by save_related), with `links_action`; `deleted_with` lists rows that a delete
+    cascades to and that the trail must show as deleted too.
+    """
+
+    recorded_links: tuple[str, ...] = ()
+    links_action: str = recorder.Action.UPDATE
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # The form has already written the new values onto obj: read what was stored.
+        stored = self.model._base_manager.filter(pk=obj.pk).first() if change else None
+        before = recorder.snapshot(stored) if stored is not None else None
+        super().save_model(request, obj, form, change)
+        recorder.record_saved(obj, before)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        before = recorder.related(form.instance, self.recorded_links)
+        super().save_related(request, form, formsets, change)
+        after = recorder.related(form.instance, self.recorded_links)
+        recorder.record_related(form.instance, before, after, self.links_action)
+
+    def deleted_with(self, obj: Any) -> list[models.Model]:
+        return []
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        for row in [*self.deleted_with(obj), obj]:
+            recorder.record_delete(row)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        # The "Delete selected" action runs outside the admin's transactions: open one.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            for obj in queryset:
+                for row in [*self.deleted_with(obj), obj]:
+                    recorder.record_delete(row)
+            super().delete_queryset(request, queryset)
 
 
 class _Echo:
@@ -139,42 +184,3 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         response = StreamingHttpResponse(lines(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
         return response
-
-
-# --- users and roles -----------------------------------------------------------------------
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.admin import UserAdmin  # noqa: E402
-
-User = get_user_model()
-
-
-class RoleSafeUserAdmin(UserAdmin):
-    """Administrators manage users and their roles; only a superuser makes superusers.
-
-    Without this, anyone with change_user could tick is_superuser or grant themselves any
-    single permission (role escalation).
-    """
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields += ["is_superuser", "user_permissions"]
-            if obj is not None and obj.pk == request.user.pk:
-                fields += ["groups", "is_staff", "is_active"]
-        return fields
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return super().has_delete_permission(request, obj)
-
-
-if admin.site.is_registered(User):
-    admin.site.unregister(User)
-admin.site.register(User, RoleSafeUserAdmin)

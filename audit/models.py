@@ -51,13 +51,8 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
         verbose_name = "audit event"
         indexes = [models.Index(fields=["object_type", "object_id", "-id"])]
-        permissions = [
-            ("run_tests", "Can run connection and prompt tests"),
-            ("publish_prompts", "Can publish and roll back prompts"),
-            ("manage_api_tokens", "Can create and revoke API tokens"),
-            ("manage_users", "Can manage users and roles"),
-            ("export_audit", "Can export the audit trail"),
-        ]
+        # The console's other permissions (run_tests, …) live in accounts.Console.
+        permissions = [("export_audit", "Can export the audit trail")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.object_type} {self.object_repr}".strip()

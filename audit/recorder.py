@@ -1,5 +1,12 @@
 """Writing audit events: who (from the request or the test's owner), what, and a masked diff.
 
+The code that changes something calls this module itself, in the transaction of the change:
+`record_create(obj)` after a create, `before = snapshot(obj)` then `record_update(obj, before)`
+around an update, `record_delete(obj)` before a delete, `record_related(...)` around a change of
+many-to-many links (roles, a token's scope), and `record(Action.X, obj, {...})` for named actions
+(publish, rollback, tests, logins, key rotation). Nothing is recorded behind the code's back: no
+model method is replaced and no model signal writes an event.
+
 Every event is appended under a lock on the chain head, inside the caller's transaction when
 there is one: the change and its event commit together or not at all.
 """
@@ -23,6 +30,8 @@ from django.utils.crypto import salted_hmac
 from audit.models import AuditEvent, ChainHead, PendingEvent
 
 logger = logging.getLogger(__name__)
+
+Action = AuditEvent.Action
 
 MASK = "•••••• (secret)"
 
@@ -131,6 +140,80 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
             # A new password or token: say that it changed, never what it is (nor its tag).
             changed[key] = [_untag(old), _untag(new)]
     return changed
+
+
+def related(instance: models.Model, fields: tuple[str, ...]) -> dict[str, list[str]]:
+    """The instance's many-to-many links, by name, for record_related (one query per field)."""
+    if instance.pk is None:
+        return {name: [] for name in fields}
+    links = {}
+    for name in fields:
+        rows = getattr(instance, name).all()
+        if any(f.name == "content_type" for f in rows.model._meta.fields):
+            rows = rows.select_related("content_type")
+        links[name] = sorted(_name(o) for o in rows)
+    return links
+
+
+def _name(obj: Any) -> str:
+    # A permission by its app label and codename (what roles and has_perm() use).
+    codename = getattr(obj, "codename", None)
+    if codename is not None and hasattr(obj, "content_type"):
+        return f"{obj.content_type.app_label}.{codename}"
+    return str(obj)
+
+
+# --- what changed -------------------------------------------------------------------------
+
+
+def record_create(obj: models.Model, *, user: Any = None) -> AuditEvent:
+    """After obj was created: an event holding all its (masked) values."""
+    return record(Action.CREATE, obj, diff(None, snapshot(obj)), user=user)
+
+
+def record_update(
+    obj: models.Model, before: dict[str, Any], *, user: Any = None
+) -> AuditEvent | None:
+    """After obj was changed, given snapshot(obj) from before the change: the fields that
+    changed, or nothing at all when only bookkeeping fields did."""
+    changes = diff(before, snapshot(obj))
+    if not changes:
+        return None
+    return record(Action.UPDATE, obj, changes, user=user)
+
+
+def record_saved(
+    obj: models.Model, before: dict[str, Any] | None, *, user: Any = None
+) -> AuditEvent | None:
+    """record_create when there was nothing before, else record_update."""
+    if before is None:
+        return record_create(obj, user=user)
+    return record_update(obj, before, user=user)
+
+
+def record_delete(obj: models.Model, *, user: Any = None) -> AuditEvent:
+    """Before obj is deleted (it still has its primary key), in the delete's transaction."""
+    return record(Action.DELETE, obj, diff(snapshot(obj), None), user=user)
+
+
+def record_related(
+    obj: models.Model,
+    before: dict[str, list[str]],
+    after: dict[str, list[str]],
+    action: str = Action.UPDATE,
+    *,
+    user: Any = None,
+) -> AuditEvent | None:
+    """Given related() before and after a change of links: {"groups": {"add": [...], ...}}."""
+    changes: dict[str, dict[str, list[str]]] = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = set(before.get(name, ())), set(after.get(name, ()))
+        verbs = {"add": sorted(new - old), "remove": sorted(old - new)}
+        if any(verbs.values()):
+            changes[name] = {verb: names for verb, names in verbs.items() if names}
+    if not changes:
+        return None
+    return record(action, obj, changes, user=user)
 
 
 # --- writing ------------------------------------------------------------------------------

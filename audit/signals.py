@@ -15,7 +15,6 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import models, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
@@ -116,36 +115,6 @@ def test_finished(model: type[models.Model], test_id: int) -> None:
     recorder.record(Action.TEST_FINISHED, obj, meta, user=test.created_by)
 
 
-def _with_request(request: Any, user: Any, action: str, **kwargs: Any) -> None:
-    token = recorder.set_context(recorder.context_from_request(request) if request else None)
-    try:
-        recorder.record(action, user=user, **kwargs)
-    finally:
-        recorder.reset_context(token)
-
-
-def _logged_in(sender: Any, request: Any, user: Any, **_: Any) -> None:
-    _with_request(request, user, Action.LOGIN, obj=user)
-
-
-def _logged_out(sender: Any, request: Any, user: Any, **_: Any) -> None:
-    if user is not None:
-        _with_request(request, user, Action.LOGOUT, obj=user)
-
-
-def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
-    # Django already hides the password in `credentials`; only the username is kept.
-    username = str(credentials.get("username", ""))[:150]
-    _with_request(
-        request,
-        None,
-        Action.LOGIN_FAILED,
-        object_type="auth.user",
-        object_repr=username,
-        changes={"username": username},
-    )
-
-
 def connect() -> None:
     user_model = get_user_model()
     for model in [apps.get_model(name) for name in TRACKED] + [user_model]:
@@ -159,6 +128,3 @@ def connect() -> None:
     for name in TESTS:
         model = apps.get_model(name)
         post_save.connect(_test_created, sender=model, dispatch_uid=f"audit-test-{name}")
-    user_logged_in.connect(_logged_in, dispatch_uid="audit-login")
-    user_logged_out.connect(_logged_out, dispatch_uid="audit-logout")
-    user_login_failed.connect(_login_failed, dispatch_uid="audit-login-failed")

@@ -5,7 +5,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from audit.auth import ThrottledAuthenticationForm
+from accounts.throttle import ThrottledAuthenticationForm
 from integrations import views as integration_views
 
 

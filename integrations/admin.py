@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from config.admin import ReadOnlyAdminMixin
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
 
@@ -15,19 +16,6 @@ def _headers_html(rows: list) -> str:
     return format_html_join(
         "", "<div><code>{}: {}</code></div>", ((h["name"], h["value"]) for h in shown)
     )
-
-
-class ReadOnlyAdminMixin:
-    """Browsable, never added, changed or deleted through the admin (records of what happened)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Provider)

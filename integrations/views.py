@@ -2,7 +2,6 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from audit import roles
+from accounts import roles
 from integrations import arns, aws, families, paging, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
@@ -23,11 +22,6 @@ from integrations.models import BedrockModel, ConnectionTest, Provider, masked_h
 # How long a status request waits server-side for the test to move on, and how often it looks.
 STATUS_WAIT_SECONDS = 15.0
 STATUS_POLL_SECONDS = 0.02
-
-# Legacy name, kept for code that still imports it: an Editor's access (see audit.roles).
-# New views name the permission they need with roles.require(...).
-staff_required: Callable[..., Any] = roles.require(roles.ADD_PROMPT, roles.RUN_TESTS)
-
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails

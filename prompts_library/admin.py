@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from integrations.admin import ReadOnlyAdminMixin
+from config.admin import ReadOnlyAdminMixin
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from audit import roles
+from accounts import roles
 from audit.models import AuditEvent
 from audit.recorder import record
 from integrations import families, paging

@@ -224,7 +224,7 @@ def grant(user, role: str):
     """Give the user one of the roles (Django groups); the groups are made if a flush took them."""
     from django.contrib.auth.models import Group
 
-    from audit.roles import ensure_roles
+    from accounts.roles import ensure_roles
 
     if not Group.objects.filter(name=role).exists():
         ensure_roles()

@@ -1,10 +1,9 @@
 from django.db import migrations
 
 
-def create_roles(apps, schema_editor):
-    from audit.roles import ensure_roles
-
-    ensure_roles(apps)
+def create_chain_head(apps, schema_editor):
+    # This migration used to make the roles too; they are now kept in step with the code by a
+    # post_migrate handler (accounts.roles.sync_roles) after every migrate.
     apps.get_model("audit", "ChainHead").objects.get_or_create(pk=1)
 
 
@@ -17,4 +16,4 @@ class Migration(migrations.Migration):
         ("prompts_library", "0002_default_features"),
     ]
 
-    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(create_chain_head, migrations.RunPython.noop)]

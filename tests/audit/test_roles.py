@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from audit.roles import ROLES, ensure_roles
+from accounts.roles import ROLES, ensure_roles
 from prompts_library.models import ApiToken
 from tests.conftest import grant
 from tests.integrations.fixtures import make_integration
@@ -88,8 +88,8 @@ def test_roles_are_nested_and_made_by_the_migration(db):
     }
     assert perms["Viewer"] < perms["Editor"] < perms["Publisher"] < perms["Administrator"]
     assert "audit.export_audit" in perms["Administrator"] - perms["Publisher"]
-    assert "audit.publish_prompts" in perms["Publisher"] - perms["Editor"]
-    assert "audit.run_tests" in perms["Editor"] - perms["Viewer"]
+    assert "accounts.publish_prompts" in perms["Publisher"] - perms["Editor"]
+    assert "accounts.run_tests" in perms["Editor"] - perms["Viewer"]
 
 
 @pytest.mark.django_db

@@ -12,8 +12,14 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps as django_apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+from audit import recorder
 
 VIEWER = "Viewer"
 EDITOR = "Editor"
@@ -40,16 +46,17 @@ _EDIT = [
     "prompts_library.add_prompt",
     "prompts_library.change_prompt",
     "prompts_library.add_promptversion",
-    "audit.run_tests",
+    "accounts.run_tests",
 ]
 _PUBLISH = [
-    "audit.publish_prompts",
-    "audit.manage_api_tokens",
+    "accounts.publish_prompts",
+    "accounts.manage_api_tokens",
     "prompts_library.add_apitoken",
     "prompts_library.change_apitoken",
 ]
 _ADMINISTER = [
-    "audit.manage_users",
+    "accounts.manage_users",
+    # The audit app's own permission, beside view_auditevent: the trail's rules live with it.
     "audit.export_audit",
     "auth.view_user",
     "auth.add_user",
@@ -72,39 +79,49 @@ ADD_INTEGRATION = "integrations.add_bedrockmodel"
 CHANGE_INTEGRATION = "integrations.change_bedrockmodel"
 ADD_PROMPT = "prompts_library.add_prompt"
 CHANGE_PROMPT = "prompts_library.change_prompt"
-RUN_TESTS = "audit.run_tests"
-PUBLISH = "audit.publish_prompts"
-MANAGE_TOKENS = "audit.manage_api_tokens"
+RUN_TESTS = "accounts.run_tests"
+PUBLISH = "accounts.publish_prompts"
+MANAGE_TOKENS = "accounts.manage_api_tokens"
 VIEW_TOKENS = "prompts_library.view_apitoken"
-EXPORT_AUDIT = "audit.export_audit"
 
 
-def ensure_roles(apps: Any = None) -> None:
-    """Create or update the four groups (used by the data migration; idempotent)."""
-    from django.apps import apps as global_apps
-    from django.contrib.auth.management import create_permissions
+def sync_roles(sender: Any = None, *, using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:
+    """post_migrate: after every migrate (and flush), the roles are what ROLES says.
 
-    historical = apps is not None
-    apps = apps or global_apps
-    for config in apps.get_app_configs():
-        if historical:
-            # In a migration the permissions of new models do not exist yet: make them now.
-            config.models_module = True
-            create_permissions(config, verbosity=0, apps=apps)
-            config.models_module = None
-        else:
-            create_permissions(config, verbosity=0)
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
-    for name, perms in ROLES.items():
-        group, _ = group_model.objects.get_or_create(name=name)
-        wanted = []
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            wanted.append(
-                permission_model.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-        group.permissions.set(wanted)
+    It runs when every app's permissions exist, so a role may name a permission of any app, a
+    later one included.
+    """
+    ensure_roles(using=using)
+
+
+def ensure_roles(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Create or update the four groups (idempotent); each change it makes is recorded."""
+    for config in django_apps.get_app_configs():
+        # Each app's permissions are made after its migrations: make them all before use.
+        create_permissions(config, verbosity=0, using=using)
+    with transaction.atomic(using=using):
+        for name, perms in ROLES.items():
+            wanted = [_permission(perm, name, using) for perm in perms]
+            group = Group.objects.using(using).filter(name=name).first()
+            if group is None:
+                group = Group.objects.using(using).create(name=name)
+                recorder.record_create(group)
+            before = recorder.related(group, ("permissions",))
+            group.permissions.set(wanted)
+            after = recorder.related(group, ("permissions",))
+            recorder.record_related(group, before, after, recorder.Action.ROLES)
+
+
+def _permission(perm: str, role: str, using: str) -> Permission:
+    app_label, codename = perm.split(".")
+    found = (
+        Permission.objects.using(using)
+        .filter(content_type__app_label=app_label, codename=codename)
+        .first()
+    )
+    if found is None:
+        raise ImproperlyConfigured(f"The role {role} names {perm}, which no app defines.")
+    return found
 
 
 def require(*perms: str, post: tuple[str, ...] = ()) -> Callable[..., Any]:

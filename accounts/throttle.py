@@ -12,8 +12,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
+
+THROTTLED = "Too many failed logins. Try again in %(minutes)s minutes."
 
 
 def _keys(request: Any, username: str) -> list[str]:
@@ -40,17 +43,16 @@ def clear(request: Any, username: str) -> None:
     cache.delete(_keys(request, username)[0])
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": "Too many failed logins. Try again in %(minutes)s minutes.",
-    }
+class ThrottledLogin(forms.Form):
+    """Refuses a login while its user name or address is locked; counts failures."""
+
+    request: Any
 
     def clean(self) -> dict[str, Any]:
         username = self.data.get("username", "") or ""
         if is_locked(self.request, username):
             raise forms.ValidationError(
-                self.error_messages["throttled"],
+                THROTTLED,
                 code="throttled",
                 params={"minutes": max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)},
             )
@@ -61,3 +63,11 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise
         clear(self.request, username)
         return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledLogin, AuthenticationForm):
+    """The console's login page."""
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLogin, AdminAuthenticationForm):
+    """Django admin's login page: the same throttle, so that the admin is no way around it."""
