@@ -62,7 +62,7 @@ class ThrottledLogin(forms.Form):
             note_failure(self.request, username)
             raise
         clear(self.request, username)
-        return cleaned
+        return self.cleaned_data if cleaned is None else cleaned
 
 
 class ThrottledAuthenticationForm(ThrottledLogin, AuthenticationForm):

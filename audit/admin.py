@@ -4,7 +4,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import models, router, transaction
+from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -37,8 +37,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
     Each event is written here, in the admin's own transaction (changeform_view and delete_view
     run in transaction.atomic; the delete action is wrapped below), so the change and its event
     commit together. `recorded_links` names many-to-many fields whose changes are recorded too
-    (saved by save_related), with `links_action`; `deleted_with` lists rows that a delete
-    cascades to and that the trail must show as deleted too.
+    (saved by save_related), with `links_action`.
     """
 
     recorded_links: tuple[str, ...] = ()
@@ -57,20 +56,15 @@ class AuditedModelAdmin(admin.ModelAdmin):
         after = recorder.related(form.instance, self.recorded_links)
         recorder.record_related(form.instance, before, after, self.links_action)
 
-    def deleted_with(self, obj: Any) -> list[models.Model]:
-        return []
-
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        for row in [*self.deleted_with(obj), obj]:
-            recorder.record_delete(row)
+        recorder.record_delete(obj)
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         # The "Delete selected" action runs outside the admin's transactions: open one.
         with transaction.atomic(using=router.db_for_write(self.model)):
             for obj in queryset:
-                for row in [*self.deleted_with(obj), obj]:
-                    recorder.record_delete(row)
+                recorder.record_delete(obj)
             super().delete_queryset(request, queryset)
 
 

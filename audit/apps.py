@@ -4,8 +4,3 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit trail"
-
-    def ready(self) -> None:
-        from audit import signals
-
-        signals.connect()

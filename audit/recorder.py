@@ -166,9 +166,12 @@ def _name(obj: Any) -> str:
 # --- what changed -------------------------------------------------------------------------
 
 
-def record_create(obj: models.Model, *, user: Any = None) -> AuditEvent:
-    """After obj was created: an event holding all its (masked) values."""
-    return record(Action.CREATE, obj, diff(None, snapshot(obj)), user=user)
+def record_create(
+    obj: models.Model, *, links: tuple[str, ...] = (), user: Any = None
+) -> AuditEvent:
+    """After obj was created: an event holding all its (masked) values, and the many-to-many
+    links named in `links` (already set)."""
+    return record(Action.CREATE, obj, diff(None, snapshot(obj) | related(obj, links)), user=user)
 
 
 def record_update(

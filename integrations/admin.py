@@ -1,10 +1,9 @@
-from typing import Any
-
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
@@ -19,14 +18,14 @@ def _headers_html(rows: list) -> str:
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedModelAdmin):
     list_display = ("name", "external_id", "created")
     search_fields = ("name",)
     show_full_result_count = False
 
 
 @admin.register(BedrockModel)
-class BedrockModelAdmin(admin.ModelAdmin):
+class BedrockModelAdmin(AuditedModelAdmin):
     list_display = (
         "name",
         "provider",

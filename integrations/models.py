@@ -217,6 +217,16 @@ class TestRun(models.Model):
     def succeeded(self) -> bool:
         return self.status == "succeeded"  # type: ignore[attr-defined]
 
+    def audit_subject(self) -> tuple[models.Model, dict[str, Any]]:
+        """What the audit trail files this test under, and what it notes about it."""
+        raise NotImplementedError
+
+    def _audit_outcome(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"test_id": self.pk, "status": self.status}  # type: ignore[attr-defined]
+        if self.failed_step:  # type: ignore[attr-defined]
+            meta.update(failed_step=self.failed_step, error_code=self.error_code)  # type: ignore[attr-defined]
+        return meta
+
 
 class ConnectionTest(HoldsConfiguration, TestRun):
     class Status(models.TextChoices):
@@ -281,3 +291,7 @@ class ConnectionTest(HoldsConfiguration, TestRun):
 
     def masked_headers(self) -> list[dict[str, str]]:
         return masked_headers(self.headers)
+
+    def audit_subject(self) -> tuple[models.Model, dict[str, Any]]:
+        meta = {**self._audit_outcome(), "kind": self.kind, "model_id": self.model_id}
+        return (self.integration or self), meta

@@ -9,14 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit import recorder
+
+if TYPE_CHECKING:
+    from integrations.models import TestRun
+
 log = logging.getLogger(__name__)
+
+Action = recorder.Action
 
 QUEUED = "queued"
 FAILED = "failed"
@@ -29,18 +36,18 @@ class QueueUnavailable(Exception):
     """The broker did not take the task; the test was recorded as failed."""
 
 
-def enqueue(test: models.Model, task: Any, finish: Finish) -> None:
+def enqueue(test: TestRun, task: Any, finish: Finish) -> None:
     """Save the queued test and hand its primary key to the worker once the row is committed.
 
-    Only the primary key travels: secrets never enter the broker.
+    Only the primary key travels: secrets never enter the broker. The audit trail records the
+    start in the same transaction.
     """
+    with transaction.atomic():
+        test.save()
+        recorder.record(Action.TEST_STARTED, *test.audit_subject(), user=test.created_by)
     try:
-        with transaction.atomic():
-            test.save()
-            task.delay_on_commit(test.pk)
+        task.delay_on_commit(test.pk)
     except Exception as e:
-        if test.pk is None:
-            raise
         log.warning("queueing test %s failed: %s", test.pk, type(e).__name__)
         finish(
             test.pk,
@@ -72,8 +79,6 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
 
     The outcome is recorded in the audit trail in the same transaction.
     """
-    from audit.signals import test_finished
-
     with transaction.atomic():
         ended = bool(
             model.objects.filter(pk=test_id)
@@ -81,7 +86,8 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
             .update(status=status, finished=timezone.now(), **fields)
         )
         if ended:
-            test_finished(model, test_id)
+            test = model._base_manager.select_related("created_by").get(pk=test_id)
+            recorder.record(Action.TEST_FINISHED, *test.audit_subject(), user=test.created_by)
     return ended
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from audit import recorder
 from integrations import arns, aws, families, hints, runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
 
@@ -296,7 +297,9 @@ def save_integration(
         provider = Provider.objects.filter(name__iexact=provider_name).first()
         if provider is None:
             provider = Provider.objects.create(name=provider_name, external_id=config.external_id)
+            recorder.record_create(provider)
         obj = integration or BedrockModel()
+        before = recorder.snapshot(obj) if integration is not None else None
         obj.provider = provider
         obj.name = model_name
         obj.apply(config)
@@ -305,6 +308,7 @@ def save_integration(
             if test.succeeded:
                 obj.last_success_at = test.finished
         obj.save()
+        recorder.record_saved(obj, before)
         if test is not None and test.integration_id is None:
             ConnectionTest.objects.filter(fingerprint=fingerprint, integration__isnull=True).update(
                 integration=obj

@@ -23,6 +23,7 @@ from integrations.models import BedrockModel, ConnectionTest, Provider, masked_h
 STATUS_WAIT_SECONDS = 15.0
 STATUS_POLL_SECONDS = 0.02
 
+
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 

@@ -1,12 +1,17 @@
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit import recorder
+from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
+from prompts_library import tokens
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
 
 
 @admin.register(Feature)
-class FeatureAdmin(admin.ModelAdmin):
+class FeatureAdmin(AuditedModelAdmin):
     list_display = ("name", "created")
     search_fields = ("name",)
 
@@ -20,7 +25,7 @@ class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(AuditedModelAdmin):
     list_display = ("name", "slug", "feature", "integration", "published_version", "updated")
     list_select_related = ("feature", "integration__provider", "published_version")
     list_filter = ("feature",)
@@ -40,20 +45,16 @@ class PromptVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PromptTest)
-class PromptTestAdmin(admin.ModelAdmin):
+class PromptTestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Records of what happened, like connection tests: never deleted through the admin."""
+
     list_display = ("id", "prompt", "version", "status", "error_code", "created_by", "created")
     list_select_related = ("prompt", "version", "created_by")
     list_filter = ("status", "failed_step")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedModelAdmin):
     # token_hash is not editable, so it never appears in forms; it is not listed either.
     list_display = ("name", "prefix", "created_by", "created", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
@@ -61,6 +62,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ("name", "prefix", "prompts", "features", "created_by", "last_used_at", "revoked_at")
     readonly_fields = ("prefix", "created_by", "last_used_at")
     filter_horizontal = ("prompts", "features")
+    recorded_links = tokens.SCOPE
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "revoked_at" in form.changed_data and obj.revoked_at is not None:
+            recorder.record(recorder.Action.TOKEN_REVOKED, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Tokens are created in the console, which shows the token once.

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -130,6 +131,11 @@ class PromptTest(TestRun):
 
     def model(self):
         return self.integration if self.integration_id else self.prompt.integration
+
+    def audit_subject(self) -> tuple[models.Model, dict[str, Any]]:
+        # A draft test (the editing page's unsaved values) has no version.
+        version = self.version.number if self.version is not None else "draft"
+        return self.prompt, {**self._audit_outcome(), "version": version}
 
     def response_tree(self) -> str:
         from prompts_library import jsontree

@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from audit import recorder
 from integrations import arns, aws, families, hints, runs
 from integrations.models import BedrockModel
 from prompts_library import rendering
@@ -67,6 +68,7 @@ def create_prompt(
         prompt = Prompt.objects.create(
             name=name, slug=_unique_slug(name), integration=integration, feature=feature
         )
+        recorder.record_create(prompt)
         save_version(prompt, content, author, change_note or "Created")
     return prompt
 
@@ -83,10 +85,12 @@ def update_prompt(
 ) -> PromptVersion:
     """Every save of the editing page creates a new version, even when only the name changed."""
     with transaction.atomic():
+        before = recorder.snapshot(prompt)
         prompt.name = name
         prompt.integration = integration
         prompt.feature = feature
         prompt.save(update_fields=["name", "integration", "feature", "updated"])
+        recorder.record_update(prompt, before)
         return save_version(prompt, content, author, change_note)
 
 
@@ -113,6 +117,7 @@ def save_version(
                     author=author if getattr(author, "is_authenticated", False) else None,
                 )
                 Prompt.objects.filter(pk=prompt.pk).update(updated=timezone.now())
+                recorder.record_create(version)
                 return version
         except IntegrityError:
             if attempt == 2:
@@ -123,13 +128,15 @@ def save_version(
 def publish(prompt: Prompt, version: PromptVersion) -> None:
     if version.prompt_id != prompt.pk:
         raise ValueError("The version belongs to another prompt.")
-    from audit.models import AuditEvent
-    from audit.recorder import record
-
     with transaction.atomic():
+        previous = prompt.published_version
         prompt.published_version = version
         prompt.save(update_fields=["published_version", "updated"])
-        record(AuditEvent.Action.PUBLISH, prompt, {"version": version.number})
+        recorder.record(
+            recorder.Action.PUBLISH,
+            prompt,
+            {"version": version.number, "previous_version": previous and previous.number},
+        )
 
 
 def rollback(prompt: Prompt, old: PromptVersion, author: Any) -> PromptVersion:
@@ -148,11 +155,8 @@ def rollback(prompt: Prompt, old: PromptVersion, author: Any) -> PromptVersion:
             f"Rollback to version {old.number}",
         )
         publish(prompt, version)
-        from audit.models import AuditEvent
-        from audit.recorder import record
-
-        record(
-            AuditEvent.Action.ROLLBACK,
+        recorder.record(
+            recorder.Action.ROLLBACK,
             prompt,
             {"to_version": old.number, "new_version": version.number},
             user=author,

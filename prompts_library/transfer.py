@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from audit import recorder
 from integrations import arns
 from integrations.models import (
     BedrockModel,
@@ -30,7 +31,7 @@ from integrations.models import (
     Provider,
     load_headers,
 )
-from prompts_library import rendering
+from prompts_library import rendering, services
 from prompts_library.models import Feature, Prompt, PromptVersion
 
 log = logging.getLogger(__name__)
@@ -535,11 +536,14 @@ def _provider(name: str, external_id: str, report: Report, seen: set[str]) -> Pr
     provider = Provider.objects.filter(name__iexact=name).first()
     if provider is None:
         provider = Provider.objects.create(name=name, external_id=external_id)
+        recorder.record_create(provider)
         report.providers.created.append(name)
     elif name.lower() not in seen:
         if provider.external_id != external_id:
+            before = recorder.snapshot(provider)
             provider.external_id = external_id
             provider.save(update_fields=["external_id"])
+            recorder.record_update(provider, before)
             report.providers.updated.append(f"{provider.name}: external ID")
         else:
             report.providers.skipped.append(provider.name)
@@ -592,17 +596,20 @@ def _import_integration(item: _IntegrationIn, provider: Provider, report: Report
         obj = BedrockModel.objects.create(
             provider=provider, name=item.name, fingerprint=fingerprint, **values
         )
+        recorder.record_create(obj)
         report.integrations.created.append(f"{item.label} (Unverified: run a Test)")
         return obj
     changed = [k for k, v in values.items() if getattr(existing, k) != v]
     if existing.configuration().fingerprint() == fingerprint and not changed:
         report.integrations.skipped.append(str(existing))
         return existing
+    before = recorder.snapshot(existing)
     for k, v in values.items():
         setattr(existing, k, v)
     # The configuration changed: it is Unverified until a Test of this fingerprint succeeds.
     existing.fingerprint = fingerprint
     existing.save()
+    recorder.record_update(existing, before)
     fields = ", ".join(k.replace("_", " ") for k in changed) or "configuration"
     report.integrations.updated.append(f"{existing} ({fields}; Unverified: run a Test)")
     return existing
@@ -614,6 +621,7 @@ def _feature(name: str, report: Report, seen: dict[str, Feature]) -> Feature:
     feature = Feature.objects.filter(name__iexact=name).first()
     if feature is None:
         feature = Feature.objects.create(name=name)
+        recorder.record_create(feature)
         report.features.created.append(name)
     else:
         report.features.skipped.append(feature.name)
@@ -644,6 +652,7 @@ def _create_version(prompt: Prompt, v: _VersionIn, report: Report, users: dict) 
     if v.created is not None:
         # Keep the original date; a queryset update, as the row was only just created.
         PromptVersion.objects.filter(pk=version.pk).update(created=v.created)
+    recorder.record_create(version)
     return version
 
 
@@ -659,16 +668,17 @@ def _import_prompt(
         prompt = Prompt.objects.create(
             name=item.name, slug=item.slug, integration=integration, feature=feature
         )
+        recorder.record_create(prompt)
         versions = {v.number: _create_version(prompt, v, report, users) for v in item.versions}
         if item.published_version is not None:
-            prompt.published_version = versions[item.published_version]
-            prompt.save(update_fields=["published_version", "updated"])
+            services.publish(prompt, versions[item.published_version])
         published = f", v{item.published_version} published" if item.published_version else ""
         report.prompts.created.append(
             f"{item.name} ({item.slug}): {len(versions)} version(s){published}"
         )
         return
     changes: list[str] = []
+    before = recorder.snapshot(prompt)
     for attr, value, label in (
         ("name", item.name, "name"),
         ("integration_id", integration.pk, "model"),
@@ -691,13 +701,15 @@ def _import_prompt(
         added.append(f"v{v.number}")
     if added:
         changes.append("added " + ", ".join(added))
+    if changes:
+        prompt.save()
+        recorder.record_update(prompt, before)
     if item.published_version is not None:
         target = existing[item.published_version]
         if prompt.published_version_id != target.pk:
-            prompt.published_version = target
+            services.publish(prompt, target)
             changes.append(f"published v{item.published_version}")
     if changes:
-        prompt.save()
         report.prompts.updated.append(f"{prompt.name} ({prompt.slug}): " + "; ".join(changes))
     else:
         report.prompts.skipped.append(f"{prompt.name} ({prompt.slug})")

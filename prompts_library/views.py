@@ -5,7 +5,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,12 +15,11 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from audit.models import AuditEvent
-from audit.recorder import record
 from integrations import families, paging
 from integrations.models import BedrockModel
 from integrations.views import wait_past
 from prompts_library import rendering, services, transfer
+from prompts_library import tokens as api_tokens
 from prompts_library.forms import PromptForm, TokenForm
 from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
 
@@ -409,9 +407,12 @@ def tokens(request: HttpRequest) -> HttpResponse:
     created = None
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token, created = ApiToken.issue(form.cleaned_data["name"], request.user)
-        token.prompts.set(form.cleaned_data["prompts"])
-        token.features.set(form.cleaned_data["features"])
+        _, created = api_tokens.issue_token(
+            form.cleaned_data["name"],
+            request.user,
+            form.cleaned_data["prompts"],
+            form.cleaned_data["features"],
+        )
         form = TokenForm()
     rows = ApiToken.objects.select_related("created_by").prefetch_related("prompts", "features")
     context = {"form": form, "tokens": rows, "created": created}
@@ -421,12 +422,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @roles.require(roles.MANAGE_TOKENS)
 @require_POST
 def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
-    with transaction.atomic():
-        token = ApiToken.objects.select_for_update().filter(pk=pk, revoked_at__isnull=True).first()
-        if token is not None:
-            token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at"])  # recorded as an update by the audit trail
-            record(AuditEvent.Action.TOKEN_REVOKED, token)
+    api_tokens.revoke_token(pk)
     messages.success(request, "Token revoked.")
     return redirect("prompts_library:tokens")
 

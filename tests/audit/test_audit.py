@@ -4,6 +4,7 @@ import json
 import threading
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -14,11 +15,21 @@ from integrations import services as integration_services
 from integrations.models import BedrockModel, ConnectionTest, Provider
 from prompts_library import services as prompt_services
 from prompts_library.models import ApiToken
+from tests.audit.helpers import post_admin_form
 from tests.conftest import grant
 from tests.integrations.fixtures import SECRET, SECRET_HEADERS, make_integration
 from tests.prompts.fixtures import make_prompt
 
 A = AuditEvent.Action
+
+
+def save_with_secret(provider="Acme Bedrock") -> BedrockModel:
+    """An integration saved as the console saves one (a new provider), with a secret header."""
+    template = make_integration(name="Template", headers=SECRET_HEADERS, tested=False)
+    config = template.configuration()
+    return integration_services.save_integration(
+        provider_name=provider, model_name="Haiku", config=config, require_test=False
+    )
 
 
 def events(**kw):
@@ -31,8 +42,8 @@ def all_text() -> str:
 
 @pytest.mark.django_db
 class TestRecorded:
-    def test_integration_create_update_delete_with_secret_masked(self, alice):
-        integration = make_integration(headers=SECRET_HEADERS, tested=False)
+    def test_integration_create_update_delete_with_secret_masked(self, alice_client):
+        integration = save_with_secret()
         created = events(object_type="integrations.bedrockmodel", action=A.CREATE)
         assert len(created) == 1
         headers = created[0].changes["headers"][1]
@@ -47,7 +58,7 @@ class TestRecorded:
 
         new = replace(config, headers=(Header("X-Api-Key", "another-secret-456", True),))
         integration_services.save_integration(
-            provider_name="Bedrock Anthropic",
+            provider_name="Acme Bedrock",
             model_name="Haiku",
             config=new,
             integration=integration,
@@ -55,9 +66,11 @@ class TestRecorded:
         )
         update = events(object_type="integrations.bedrockmodel", action=A.UPDATE)[-1]
         assert "headers" in update.changes
-        integration.tests.all().delete()
-        BedrockModel.objects.get(pk=integration.pk).delete()
-        assert events(object_type="integrations.bedrockmodel", action=A.DELETE)
+        url = f"/admin/integrations/bedrockmodel/{integration.pk}/delete/"
+        assert alice_client.post(url, {"post": "yes"}).status_code == 302
+        assert not BedrockModel.objects.filter(pk=integration.pk).exists()
+        deleted = events(object_type="integrations.bedrockmodel", action=A.DELETE)[0]
+        assert deleted.changes["headers"][0][0]["value"] == recorder.MASK
         text = all_text()
         assert SECRET not in text and "another-secret-456" not in text
         assert "gAAAA" not in text  # no Fernet ciphertext either
@@ -66,11 +79,14 @@ class TestRecorded:
         prompt = make_prompt(author=alice)
         assert events(object_type="prompts_library.prompt", action=A.CREATE)
         assert events(object_type="prompts_library.promptversion", action=A.CREATE)
-        assert events(action=A.PUBLISH, object_id=str(prompt.pk))[0].changes == {"version": 1}
+        published = events(action=A.PUBLISH, object_id=str(prompt.pk))[0]
+        assert published.changes == {"version": 1, "previous_version": None}
         v1 = prompt.versions.get(number=1)
         prompt_services.rollback(prompt, v1, bob)
         rb = events(action=A.ROLLBACK)[0]
         assert rb.actor == bob and rb.changes == {"to_version": 1, "new_version": 2}
+        republished = events(action=A.PUBLISH, object_id=str(prompt.pk))[-1]
+        assert republished.changes == {"version": 2, "previous_version": 1}
 
     def test_tokens_never_show_hash_or_value(self, alice_client, alice):
         r = alice_client.post("/prompts/tokens/", {"name": "backend"})
@@ -97,18 +113,30 @@ class TestRecorded:
         assert used.user_agent == "feature-x/1.0" and used.ip == "127.0.0.1"
         assert "private-body-text" not in all_text() and token not in all_text()
 
-    def test_users_passwords_and_roles(self, alice, django_user_model):
-        dave = django_user_model.objects.create_user("dave", password="dave-secret-password-1")
-        dave.set_password("dave-new-password-2")
-        dave.save()
-        grant(dave, "Editor")
-        assert events(object_type="auth.user", action=A.CREATE)
+    def test_users_passwords_and_roles(self, alice_client, alice, django_user_model):
+        first, second = "dave-secret-password-1", "dave-new-password-2"
+        post_admin_form(
+            alice_client,
+            "/admin/auth/user/add/",
+            username="dave",
+            usable_password="true",
+            password1=first,
+            password2=first,
+        )
+        dave = django_user_model.objects.get(username="dave")
+        created = events(object_type="auth.user", action=A.CREATE, object_id=str(dave.pk))[0]
+        assert created.actor == alice and created.changes["password"] == [None, recorder.MASK]
+        url = f"/admin/auth/user/{dave.pk}/password/"
+        post_admin_form(alice_client, url, password1=second, password2=second)
         update = events(object_type="auth.user", action=A.UPDATE, object_id=str(dave.pk))[-1]
-        assert update.changes["password"] == [recorder.MASK, recorder.MASK]
+        assert update.changes == {"password": [recorder.MASK, recorder.MASK]}
+        editor = str(Group.objects.get(name="Editor").pk)
+        post_admin_form(alice_client, f"/admin/auth/user/{dave.pk}/change/", groups=[editor])
         roles = events(action=A.ROLES, object_id=str(dave.pk))
         assert roles[0].changes == {"groups": {"add": ["Editor"]}}
+        dave.refresh_from_db()
         text = all_text()
-        assert "dave-secret-password-1" not in text and "dave-new-password-2" not in text
+        assert first not in text and second not in text
         assert dave.password not in text
 
     def test_login_logout_and_failed_login(self, client, alice):
@@ -143,12 +171,13 @@ class TestRecorded:
         assert finished.changes["error_code"] == "AccessDenied"
 
     def test_a_change_without_its_event_cannot_commit(self, monkeypatch):
+        # Every tracked action is tried this way in test_tracked_actions.py.
         def broken(event):
             raise RuntimeError("audit store down")
 
         monkeypatch.setattr(recorder, "append", broken)
         with pytest.raises(RuntimeError):
-            Provider.objects.create(name="Half", external_id="x")
+            save_with_secret(provider="Half")
         assert not Provider.objects.filter(name="Half").exists()
 
 
@@ -223,7 +252,7 @@ class TestAdmin:
     def test_csv_export_of_the_filtered_set_for_administrators_only(
         self, alice_client, client, django_user_model
     ):
-        make_integration(headers=SECRET_HEADERS)
+        save_with_secret()
         wanted = AuditEvent.objects.filter(object_type="integrations.bedrockmodel")
         ids = [str(pk) for pk in wanted.values_list("pk", flat=True)]
         r = alice_client.post(

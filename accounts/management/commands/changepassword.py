@@ -35,6 +35,12 @@ class Command(changepassword.Command):
             recorder.record_update(user, before)
         return f"Password changed successfully for user '{user}'"
 
+    def _get_pass(self, prompt: str = "Password: ") -> str:
+        password = getpass.getpass(prompt=prompt)
+        if not password:
+            raise CommandError("aborted")
+        return password
+
     def _ask(self, user: Any) -> str:
         for _ in range(MAX_TRIES):
             first = self._get_pass()
@@ -47,6 +53,4 @@ class Command(changepassword.Command):
                 self.stderr.write("\n".join(err.messages))
                 continue
             return first
-        raise CommandError(
-            f"Aborting password change for user '{user}' after {MAX_TRIES} attempts"
-        )
+        raise CommandError(f"Aborting password change for user '{user}' after {MAX_TRIES} attempts")

@@ -55,4 +55,5 @@ class Command(createsuperuser.Command):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.UserModel = _Users(self.UserModel)
+        # Django's command reaches the user model only through this attribute.
+        self.UserModel = _Users(self.UserModel)  # type: ignore[assignment]

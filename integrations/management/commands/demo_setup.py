@@ -4,7 +4,9 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
+from audit import recorder
 from integrations import families, services
 from integrations.models import BedrockModel, Configuration
 from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
@@ -20,12 +22,14 @@ class Command(BaseCommand):
     def handle(self, *args, sandbox_url: str, username: str, **options):
         User = get_user_model()
         password = secrets.token_urlsafe(12)
-        user, _created = User.objects.get_or_create(
-            username=username, defaults={"is_staff": True, "is_superuser": True}
-        )
-        user.set_password(password)
-        user.is_staff = user.is_superuser = True
-        user.save()
+        with transaction.atomic():
+            user = User.objects.filter(username=username).first()
+            before = recorder.snapshot(user) if user is not None else None
+            user = user or User(username=username)
+            user.set_password(password)
+            user.is_staff = user.is_superuser = True
+            user.save()
+            recorder.record_saved(user, before)
         if not BedrockModel.objects.filter(name="Claude 3 Haiku (sandbox)").exists():
             services.save_integration(
                 provider_name="Bedrock Sandbox",

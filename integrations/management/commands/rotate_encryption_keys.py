@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from audit import recorder
 from integrations import crypto
 from integrations.models import BedrockModel, ConnectionTest
 
@@ -30,9 +31,6 @@ class Command(BaseCommand):
     help = "Re-encrypt every stored secret with the first key of CONSOLE_ENCRYPTION_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from audit.models import AuditEvent
-        from audit.recorder import record
-
         counts: dict[str, int] = {}
         try:
             with transaction.atomic():
@@ -52,8 +50,8 @@ class Command(BaseCommand):
                             model.objects.filter(pk=pk).update(headers=rotated)
                             secrets += n
                     counts[model._meta.label] = secrets
-                record(
-                    AuditEvent.Action.UPDATE,
+                recorder.record(
+                    recorder.Action.UPDATE,
                     object_type="integrations.crypto",
                     object_repr="rotate_encryption_keys",
                     changes={"re_encrypted": counts},

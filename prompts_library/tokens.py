@@ -1,0 +1,42 @@
+"""API tokens: issued, scoped and revoked, each in one transaction with its audit event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit import recorder
+from prompts_library.models import ApiToken, Feature, Prompt
+
+# The many-to-many fields that limit what a token may call.
+SCOPE = ("prompts", "features")
+
+
+def issue_token(
+    name: str, user: Any, prompts: Iterable[Prompt] = (), features: Iterable[Feature] = ()
+) -> tuple[ApiToken, str]:
+    """A new token limited to these prompts and features (none: every prompt), and its
+    plaintext, which is shown once and never stored."""
+    with transaction.atomic():
+        token, plaintext = ApiToken.issue(name, user)
+        token.prompts.set(prompts)
+        token.features.set(features)
+        recorder.record_create(token, links=SCOPE)
+    return token, plaintext
+
+
+def revoke_token(pk: int) -> ApiToken | None:
+    """Revoke the token; None when there is no such token or it was already revoked."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=pk, revoked_at__isnull=True).first()
+        if token is None:
+            return None
+        before = recorder.snapshot(token)
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        changes = recorder.diff(before, recorder.snapshot(token))
+        recorder.record(recorder.Action.TOKEN_REVOKED, token, changes)
+    return token
