@@ -132,7 +132,7 @@ class TestRecorded:
         assert update.changes == {"password": [recorder.MASK, recorder.MASK]}
         editor = str(Group.objects.get(name="Editor").pk)
         post_admin_form(alice_client, f"/admin/auth/user/{dave.pk}/change/", groups=[editor])
-        roles = events(action=A.ROLES, object_id=str(dave.pk))
+        roles = events(action=A.ROLES, object_type="auth.user", object_id=str(dave.pk))
         assert roles[0].changes == {"groups": {"add": ["Editor"]}}
         dave.refresh_from_db()
         text = all_text()
