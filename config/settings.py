@@ -15,6 +15,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def _number(name: str, cast, default):
+    """An int or float setting; unset or empty means the default (as in .env.example)."""
+    raw = env.str(name, default="").strip()
+    return cast(raw) if raw else default
+
+
 VAR_DIR = Path(env("CONSOLE_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -95,6 +102,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "config.cache.banner",
             ],
         },
     },
@@ -118,13 +126,23 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
+# After Redis could not be reached, a process works without it for this many seconds before it
+# tries again (config.cache): pages never wait on a dead Redis, and recover by themselves.
+REDIS_RETRY_SECONDS = _number("REDIS_RETRY_SECONDS", float, 2.0)
+# Seconds to wait for Redis to accept a connection or answer a command.
+REDIS_TIMEOUT = _number("REDIS_TIMEOUT", float, 0.5)
 
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="console"),
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+                "health_check_interval": 30,
+            },
         }
     }
 else:
@@ -199,7 +217,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # a real separate worker process, no server needed.
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 600}
+    # A lost worker's tests are ended by their heartbeats (integrations.runs), not by the
+    # visibility timeout; a message handed out again finds its test ended and does nothing.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 600,
+        "socket_connect_timeout": REDIS_TIMEOUT,
+    }
+    # With Redis down, Test answers within about a second instead of retrying for long.
+    CELERY_BROKER_CONNECTION_TIMEOUT = 2
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 else:
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):

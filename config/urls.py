@@ -16,6 +16,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+handler500 = "config.errors.server_error"
+
 urlpatterns = [
     path("", integration_views.home, name="home"),
     path("", include("integrations.urls")),

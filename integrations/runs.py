@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audit import recorder
+from config import cache as shared_cache
 
 if TYPE_CHECKING:
     from integrations.models import TestRun
@@ -33,15 +34,19 @@ Finish = Callable[..., bool]
 
 
 class QueueUnavailable(Exception):
-    """The broker did not take the task; the test was recorded as failed."""
+    """The broker cannot take the task: nothing was stored, or the test was ended as failed."""
 
 
 def enqueue(test: TestRun, task: Any, finish: Finish) -> None:
     """Save the queued test and hand its primary key to the worker once the row is committed.
 
     Only the primary key travels: secrets never enter the broker. The audit trail records the
-    start in the same transaction.
+    start in the same transaction. While Redis is known to be unreachable this answers at once
+    and stores nothing; if the broker refuses the task after the row was saved, the row is
+    ended as failed with the reason.
     """
+    if not shared_cache.available():
+        raise QueueUnavailable
     with transaction.atomic():
         test.save()
         recorder.record(Action.TEST_STARTED, *test.audit_subject(), user=test.created_by)

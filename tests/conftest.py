@@ -80,6 +80,45 @@ def _fresh_api_cache():
 
 
 @pytest.fixture(autouse=True)
+def _redis_breaker_reset():
+    # A test that took Redis away must not leave this process thinking it is still gone.
+    from config.cache import breaker
+
+    breaker.reset()
+    yield
+    breaker.reset()
+
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Call it to make Redis unreachable for this process: the shared cache and the broker."""
+    from config.celery import app
+
+    saved_broker = app.conf.broker_url
+
+    def down() -> None:
+        settings.REDIS_URL = DEAD_REDIS
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "config.cache.FailSoftRedisCache",
+                "LOCATION": DEAD_REDIS,
+                "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+            }
+        }
+        app.conf.broker_url = DEAD_REDIS
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    yield down
+    app.conf.broker_url = saved_broker
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # alice, bob and charlie are created for most tests: PBKDF2 would cost ~0.2 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -141,14 +180,14 @@ class Worker:
                 "--loglevel",
                 "INFO",
                 "-Q",
-                QUEUE,
+                self.env.get("CELERY_QUEUE", QUEUE),
                 "--concurrency",
                 str(self.concurrency),
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",
                 "--hostname",
-                f"{QUEUE}-{uuid.uuid4().hex[:4]}@%h",
+                f"{self.env.get('CELERY_QUEUE', QUEUE)}-{uuid.uuid4().hex[:4]}@%h",
             ],
             cwd=ROOT,
             env=self.env,
