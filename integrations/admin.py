@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
+from prompts_library.apicache import ChangesApiServing
 
 
 def _headers_html(rows: list) -> str:
@@ -25,7 +26,9 @@ class ProviderAdmin(AuditedModelAdmin):
 
 
 @admin.register(BedrockModel)
-class BedrockModelAdmin(AuditedModelAdmin):
+class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
+    # Prompts are served by the Invoke API with their integration: edits here reach its cache.
+
     list_display = (
         "name",
         "provider",

@@ -309,8 +309,17 @@ def save_integration(
                 obj.last_success_at = test.finished
         obj.save()
         recorder.record_saved(obj, before)
+        _api_serving_changed()
         if test is not None and test.integration_id is None:
             ConnectionTest.objects.filter(fingerprint=fingerprint, integration__isnull=True).update(
                 integration=obj
             )
     return obj
+
+
+def _api_serving_changed() -> None:
+    # The Invoke API serves prompts with their integration's configuration.
+    from prompts_library import apicache
+
+    apicache.changed()
+

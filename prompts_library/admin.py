@@ -7,11 +7,12 @@ from audit import recorder
 from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
 from prompts_library import tokens
+from prompts_library.apicache import ChangesApiServing
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
 
 
 @admin.register(Feature)
-class FeatureAdmin(AuditedModelAdmin):
+class FeatureAdmin(ChangesApiServing, AuditedModelAdmin):
     list_display = ("name", "created")
     search_fields = ("name",)
 
@@ -25,7 +26,7 @@ class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Prompt)
-class PromptAdmin(AuditedModelAdmin):
+class PromptAdmin(ChangesApiServing, AuditedModelAdmin):
     list_display = ("name", "slug", "feature", "integration", "published_version", "updated")
     list_select_related = ("feature", "integration__provider", "published_version")
     list_filter = ("feature",)
@@ -54,7 +55,7 @@ class PromptTestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(AuditedModelAdmin):
+class ApiTokenAdmin(ChangesApiServing, AuditedModelAdmin):
     # token_hash is not editable, so it never appears in forms; it is not listed either.
     list_display = ("name", "prefix", "created_by", "created", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)

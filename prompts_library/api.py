@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.models import AuditEvent
 from audit.recorder import record_pending
 from prompts_library import apicache, rendering, services
-from prompts_library.models import ApiToken, Prompt, hash_token
+from prompts_library.models import ApiToken, hash_token
 
 # last_used_at is written at most this often per token, not on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -30,11 +30,11 @@ def error(code: str, message: str, status: int, retry_after: int | None = None) 
     return response
 
 
-def _token(request: HttpRequest) -> apicache.CachedToken | None:
+def _token(request: HttpRequest, read_under: str | None) -> apicache.CachedToken | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
-    token = apicache.token(hash_token(value.strip()))
+    token = apicache.token(hash_token(value.strip()), read_under)
     if token is None:
         return None
     # Metadata only: which token, where and how; never the body or the token itself. Written
@@ -53,10 +53,6 @@ def _token(request: HttpRequest) -> apicache.CachedToken | None:
     return token
 
 
-def _prompt(ref: str) -> Prompt | None:
-    return apicache.prompt(ref)
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -68,10 +64,11 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
         response = error("method_not_allowed", "Use POST.", 405)
         response["Allow"] = "POST"
         return response
-    token = _token(request)
+    read_under = apicache.sync()  # a change made in any process applies from here on
+    token = _token(request, read_under)
     if token is None:
         return error("unauthorized", "Send a valid API token: Authorization: Bearer <token>.", 401)
-    prompt = _prompt(ref)
+    prompt = apicache.prompt(ref, read_under)
     if prompt is None:
         return error("not_found", f"No prompt {ref!r}.", 404)
     if not token.allows(prompt):

@@ -1,10 +1,18 @@
-"""The Invoke API's per-process cache of tokens and published prompts.
+"""The Invoke API's per-process cache of tokens and published prompts, true in every process.
 
-Looking both up costs several queries per call; they change rarely. Entries live
-settings.API_CACHE_SECONDS. Any save or delete of a token, a prompt or an integration (and any
-change of a token's scope) clears the cache of the process that made it at once, and again
-when its transaction commits; other processes see the change within API_CACHE_SECONDS.
-Only hits are cached: an unknown token or prompt is looked up every time.
+Looking both up costs several queries per call; they change rarely. Each web process keeps
+what it served, under a version kept in the shared cache (config.cache.SharedVersion: Redis, or
+the file cache of the embedded default). Every API call reads that version first and drops
+the process's entries when it changed, so a change made anywhere applies everywhere at the
+next call. The actions that change what the API serves call `changed()`: revoking a token or
+changing its scope, editing, publishing or rolling back a prompt, editing or deleting an
+integration, importing, and the admin's edits of these. The version changes when their
+transaction commits.
+
+While the shared cache cannot be reached nothing is kept: every call reads the database.
+Entries also expire after settings.API_CACHE_SECONDS, a bound for a process that could reach
+the database but not Redis when a change was made. Only hits are cached: an unknown token or
+prompt is looked up every time.
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from config.cache import SharedVersion
 from prompts_library.models import ApiToken, Prompt
 
 MAX_ENTRIES = 10_000
+
+version = SharedVersion("apicache:version")
 
 
 @dataclass
@@ -41,34 +51,74 @@ class CachedToken:
 _lock = threading.Lock()
 _tokens: dict[str, CachedToken] = {}
 _prompts: dict[str, tuple[Prompt, float]] = {}
-_generation = 0
+# The shared version the entries were read under (None: keep nothing).
+_seen: str | None = None
 
 
 def clear() -> None:
-    global _generation
+    """Drop this process's entries (the next call reads the shared version again)."""
+    global _seen
     with _lock:
-        _generation += 1
+        _seen = None
         _tokens.clear()
         _prompts.clear()
 
 
-def _store(cache: dict[str, Any], key: str, value: Any, generation: int) -> None:
+def changed() -> None:
+    """What the API serves changed: every process drops its entries once this commits.
+
+    This process drops them at once too, so that its own next call reads the change even
+    inside the transaction that makes it.
+    """
+    clear()
+    version.bump()
+    transaction.on_commit(clear)
+
+
+def sync() -> str | None:
+    """Drop the entries if anything changed anywhere; the version to store new entries under.
+
+    Called once per API request, before anything is read.
+    """
+    global _seen
+    current = version.current() if settings.API_CACHE_SECONDS > 0 else None
+    if current != _seen:
+        with _lock:
+            _tokens.clear()
+            _prompts.clear()
+            _seen = current
+    return current
+
+
+def _store(cache: dict[str, Any], key: str, value: Any, read_under: str | None) -> None:
     with _lock:
-        # A change made while this was being read must not be hidden by it.
-        if generation != _generation:
+        # A change seen by another thread while this was being read must not be hidden by it.
+        if read_under is None or read_under != _seen:
             return
         if len(cache) >= MAX_ENTRIES:
             cache.clear()
         cache[key] = value
 
 
-def token(token_hash: str) -> CachedToken | None:
-    ttl = settings.API_CACHE_SECONDS
+MAX_PK = 2**63 - 1
+SLUG_MAX_LENGTH = Prompt._meta.get_field("slug").max_length or 0
+
+
+def _lookup(ref: str) -> Prompt | None:
+    qs = Prompt.objects.select_related("integration", "published_version")
+    if ref.isascii() and ref.isdigit():
+        pk = int(ref)
+        return qs.filter(pk=pk).first() if 0 < pk <= MAX_PK else None
+    if "\x00" in ref or len(ref) > SLUG_MAX_LENGTH:
+        return None  # no slug holds these; PostgreSQL refuses NUL in text
+    return qs.filter(slug=ref).first()
+
+
+def token(token_hash: str, read_under: str | None) -> CachedToken | None:
     entry = _tokens.get(token_hash)
     now = time.monotonic()
     if entry is not None and entry.expires > now:
         return entry
-    generation = _generation
     row = (
         ApiToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
         .only("pk", "last_used_at")
@@ -81,41 +131,39 @@ def token(token_hash: str) -> CachedToken | None:
         prompt_ids=frozenset(row.prompts.values_list("pk", flat=True)),
         feature_ids=frozenset(row.features.values_list("pk", flat=True)),
         last_used_at=row.last_used_at,
-        expires=now + ttl,
+        expires=now + settings.API_CACHE_SECONDS,
     )
-    if ttl > 0:
-        _store(_tokens, token_hash, entry, generation)
+    _store(_tokens, token_hash, entry, read_under)
     return entry
 
 
-def prompt(ref: str) -> Prompt | None:
+def prompt(ref: str, read_under: str | None) -> Prompt | None:
     """The prompt by id or slug, with its integration and published version."""
-    ttl = settings.API_CACHE_SECONDS
     hit = _prompts.get(ref)
     now = time.monotonic()
     if hit is not None and hit[1] > now:
         return hit[0]
-    generation = _generation
-    qs = Prompt.objects.select_related("integration", "published_version")
-    found = qs.filter(pk=int(ref)).first() if ref.isdigit() else qs.filter(slug=ref).first()
-    if found is not None and ttl > 0:
-        _store(_prompts, ref, (found, now + ttl), generation)
+    found = _lookup(ref)
+    if found is not None:
+        _store(_prompts, ref, (found, now + settings.API_CACHE_SECONDS), read_under)
     return found
 
 
-def _changed(**_: Any) -> None:
-    clear()
-    transaction.on_commit(clear)
+class ChangesApiServing:
+    """For the ModelAdmins of what the API serves: their saves and deletes call changed()."""
 
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        changed()
 
-def connect() -> None:
-    from integrations.models import BedrockModel
-    from prompts_library.models import PromptVersion
+    def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        changed()  # a token's prompts and features are saved here
 
-    for model in (ApiToken, Prompt, PromptVersion, BedrockModel):
-        post_save.connect(_changed, sender=model, dispatch_uid=f"apicache-save-{model.__name__}")
-        post_delete.connect(
-            _changed, sender=model, dispatch_uid=f"apicache-delete-{model.__name__}"
-        )
-    for through in (ApiToken.prompts.through, ApiToken.features.through):
-        m2m_changed.connect(_changed, sender=through, dispatch_uid=f"apicache-m2m-{through}")
+    def delete_model(self, request: Any, obj: Any) -> None:
+        super().delete_model(request, obj)  # type: ignore[misc]
+        changed()
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        changed()

@@ -4,8 +4,3 @@ from django.apps import AppConfig
 class PromptsLibraryConfig(AppConfig):
     name = "prompts_library"
     verbose_name = "Prompts and Requests Library"
-
-    def ready(self) -> None:
-        from prompts_library import apicache
-
-        apicache.connect()

@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from audit import recorder
 from integrations import arns, aws, families, hints, runs
 from integrations.models import BedrockModel
-from prompts_library import rendering
+from prompts_library import apicache, rendering
 from prompts_library.models import Feature, Prompt, PromptTest, PromptVersion
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def update_prompt(
         prompt.feature = feature
         prompt.save(update_fields=["name", "integration", "feature", "updated"])
         recorder.record_update(prompt, before)
+        apicache.changed()
         return save_version(prompt, content, author, change_note)
 
 
@@ -137,6 +138,7 @@ def publish(prompt: Prompt, version: PromptVersion) -> None:
             prompt,
             {"version": version.number, "previous_version": previous and previous.number},
         )
+        apicache.changed()
 
 
 def rollback(prompt: Prompt, old: PromptVersion, author: Any) -> PromptVersion:

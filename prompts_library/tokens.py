@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import recorder
+from prompts_library import apicache
 from prompts_library.models import ApiToken, Feature, Prompt
 
 # The many-to-many fields that limit what a token may call.
@@ -39,4 +40,5 @@ def revoke_token(pk: int) -> ApiToken | None:
         token.save(update_fields=["revoked_at"])
         changes = recorder.diff(before, recorder.snapshot(token))
         recorder.record(recorder.Action.TOKEN_REVOKED, token, changes)
+        apicache.changed()
     return token

@@ -31,7 +31,7 @@ from integrations.models import (
     Provider,
     load_headers,
 )
-from prompts_library import rendering, services
+from prompts_library import apicache, rendering, services
 from prompts_library.models import Feature, Prompt, PromptVersion
 
 log = logging.getLogger(__name__)
@@ -750,6 +750,8 @@ def import_data(data: dict[str, Any], *, dry_run: bool = False, user: Any = None
             _import_prompt(prompt_in, integration, feature, report, users)
         if dry_run:
             transaction.set_rollback(True)
+        else:
+            apicache.changed()
     log.info(
         "import by %s%s: %s",
         getattr(user, "username", None) or "command",

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from audit import recorder
 from audit.models import AuditEvent, PendingEvent
-from prompts_library import services
+from prompts_library import apicache, services
 from prompts_library.models import ApiToken, Feature, Prompt
 from tests.prompts.fixtures import content, make_prompt
 
@@ -44,22 +44,52 @@ class TestCache:
         services.publish(prompt, v2)
         assert invoke(client, prompt.slug, token).json()["prompt_version"] == 2
 
-    def test_a_narrowed_scope_applies_at_once(self, client, sandbox, prompt):
+    def test_a_scope_narrowed_in_the_admin_applies_at_once(
+        self, client, sandbox, prompt, alice_client
+    ):
         row, token = ApiToken.issue("backend")
         assert invoke(client, prompt.slug, token).status_code == 200
-        row.features.set([Feature.objects.get(name="Dynamic Conversations")])
+        other = Feature.objects.get(name="Dynamic Conversations")
+        r = alice_client.post(
+            f"/admin/prompts_library/apitoken/{row.pk}/change/",
+            {"name": "backend", "features": [other.pk], "revoked_at_0": "", "revoked_at_1": ""},
+        )
+        assert r.status_code == 302, r.text[:2000]
+        assert list(row.features.all()) == [other]
         assert invoke(client, prompt.slug, token).status_code == 403
 
-    def test_another_process_change_is_seen_within_the_ttl(self, client, sandbox, prompt, settings):
+    def test_another_process_change_applies_at_the_next_call(self, client, sandbox, prompt):
+        row, token = ApiToken.issue("backend")
+        other = ApiToken.issue("other")[1]
+        assert invoke(client, prompt.slug, token).status_code == 200
+        assert invoke(client, prompt.slug, other).status_code == 200
+        # As another process does: change the rows, then bump the shared version on commit.
+        # Nothing of this reaches this process's memory.
+        ApiToken.objects.filter(pk=row.pk).update(revoked_at=row.created)
+        Prompt.objects.filter(pk=prompt.pk).update(published_version=None)
+        apicache.version._write()
+        assert invoke(client, prompt.slug, token).status_code == 401
+        assert invoke(client, prompt.slug, other).status_code == 409
+
+    def test_a_change_nobody_announced_is_seen_within_the_ttl(
+        self, client, sandbox, prompt, settings
+    ):
         settings.API_CACHE_SECONDS = 0.2
         row, token = ApiToken.issue("backend")
         assert invoke(client, prompt.slug, token).status_code == 200
-        # As another process would: no signal reaches this one.
         ApiToken.objects.filter(pk=row.pk).update(revoked_at=row.created)
-        Prompt.objects.filter(pk=prompt.pk).update(published_version=None)
+        assert invoke(client, prompt.slug, token).status_code == 200  # cached, as documented
         time.sleep(0.25)
         assert invoke(client, prompt.slug, token).status_code == 401
-        assert invoke(client, prompt.slug, ApiToken.issue("other")[1]).status_code == 409
+
+    def test_nothing_is_kept_while_the_shared_cache_is_unreachable(
+        self, client, sandbox, prompt, redis_down
+    ):
+        row, token = ApiToken.issue("backend")
+        assert invoke(client, prompt.slug, token).status_code == 200
+        redis_down()
+        ApiToken.objects.filter(pk=row.pk).update(revoked_at=row.created)
+        assert invoke(client, prompt.slug, token).status_code == 401  # read from the database
 
     def test_last_used_is_written_at_most_once_a_minute(
         self, client, sandbox, prompt, django_assert_max_num_queries
