@@ -286,6 +286,10 @@ ASSUME_ROLE_REFRESH_MARGIN = env.int("ASSUME_ROLE_REFRESH_MARGIN", default=300)
 EXTRA_AWS_ENDPOINTS = env.list("EXTRA_AWS_ENDPOINTS", default=[])
 # A test that has not finished this long after it started is ended as failed.
 CONNECTION_TEST_DEADLINE = env.int("CONNECTION_TEST_DEADLINE", default=240)
+# A worker writes a heartbeat on each test it runs this often; a running test whose heartbeat is
+# older than TEST_LOST_AFTER_SECONDS lost its worker and is ended as failed ("The worker stopped").
+TEST_HEARTBEAT_SECONDS = _number("TEST_HEARTBEAT_SECONDS", float, 2.0)
+TEST_LOST_AFTER_SECONDS = _number("TEST_LOST_AFTER_SECONDS", float, 10.0)
 # A test that no worker has taken this long after it was queued is ended as failed.
 CONNECTION_TEST_QUEUE_DEADLINE = env.int("CONNECTION_TEST_QUEUE_DEADLINE", default=600)
 RAW_RESPONSE_LIMIT = env.int("RAW_RESPONSE_LIMIT", default=64 * 1024)

@@ -205,6 +205,10 @@ class TestRun(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # Written every TEST_HEARTBEAT_SECONDS by the worker running the test (integrations.runs):
+    # a running test whose heartbeat stopped lost its worker.
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
 
     class Meta:
         abstract = True

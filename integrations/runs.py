@@ -2,17 +2,26 @@
 
 Connection tests and prompt tests share it. Each model lists its RUNNING and TERMINAL statuses;
 queued and failed are spelled the same in both.
+
+A worker writes a heartbeat on the rows it is running every TEST_HEARTBEAT_SECONDS. A running
+test whose heartbeat is older than TEST_LOST_AFTER_SECONDS lost its worker (killed, out of
+memory, host gone): it is failed with "The worker stopped ..." by the first of any live worker
+(each one looks every TEST_HEARTBEAT_SECONDS), a status page that shows it, or the beat reaper.
+It is never run again: a message that the broker hands out again finds the row ended.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -32,9 +41,21 @@ FAILED = "failed"
 # finish(test_id, status, **fields) -> whether this call ended the test
 Finish = Callable[..., bool]
 
+WORKER_LOST_MESSAGE = (
+    "The worker stopped before it finished this test (it was restarted or killed)."
+)
+
 
 class QueueUnavailable(Exception):
     """The broker cannot take the task: nothing was stored, or the test was ended as failed."""
+
+
+# Test models and how each ends a test, registered by the services that own them.
+_models: dict[type[Any], Finish] = {}
+
+
+def register(model: type[Any], finish: Finish) -> None:
+    _models[model] = finish
 
 
 def enqueue(test: TestRun, task: Any, finish: Finish) -> None:
@@ -65,18 +86,25 @@ def enqueue(test: TestRun, task: Any, finish: Finish) -> None:
         raise QueueUnavailable from e
 
 
-def claim(model: type[Any], test_id: int, running_status: str) -> bool:
-    """Take a queued test for this worker; False if another worker has it or it has ended.
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
 
-    A test that a dead worker left running past its deadline may be taken again.
-    """
+
+def claim(model: type[Any], test_id: int, running_status: str) -> bool:
+    """Take a queued test for this worker; False if another worker has it or it has ended."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.CONNECTION_TEST_DEADLINE)
-    return bool(
-        model.objects.filter(pk=test_id)
-        .filter(Q(status=QUEUED) | Q(status__in=model.RUNNING, started__lt=stale))
-        .update(status=running_status, started=now, attempts=F("attempts") + 1)
+    claimed = bool(
+        model.objects.filter(pk=test_id, status=QUEUED).update(
+            status=running_status,
+            started=now,
+            heartbeat=now,
+            worker=worker_name(),
+            attempts=F("attempts") + 1,
+        )
     )
+    if claimed:
+        heartbeats.track(model, test_id)
+    return claimed
 
 
 def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
@@ -84,6 +112,7 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
 
     The outcome is recorded in the audit trail in the same transaction.
     """
+    heartbeats.untrack(model, test_id)
     with transaction.atomic():
         ended = bool(
             model.objects.filter(pk=test_id)
@@ -97,23 +126,37 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
 
 
 def reap(tests: models.QuerySet[Any], finish: Finish) -> int:
-    """Fail the tests whose worker died (running past the deadline) or that no worker took."""
+    """Fail the tests whose worker stopped, that ran past the deadline, or that no worker took."""
     now = timezone.now()
+    silent = now - timedelta(seconds=settings.TEST_LOST_AFTER_SECONDS)
     running_deadline = now - timedelta(seconds=settings.CONNECTION_TEST_DEADLINE)
     queued_deadline = now - timedelta(seconds=settings.CONNECTION_TEST_QUEUE_DEADLINE)
-    lost = tests.filter(status__in=tests.model.RUNNING, started__lt=running_deadline)
+    running = tests.filter(status__in=tests.model.RUNNING)
+    lost = running.filter(
+        Q(heartbeat__lt=silent) | Q(heartbeat__isnull=True, started__lt=silent)
+    ).values_list("pk", flat=True)
+    overdue = running.filter(started__lt=running_deadline).values_list("pk", flat=True)
     unclaimed = tests.filter(status=QUEUED, created__lt=queued_deadline)
     reaped = 0
-    for pk in lost.values_list("pk", flat=True):
+    for pk in lost:
+        reaped += finish(
+            pk,
+            FAILED,
+            failed_step="worker",
+            error_code="WorkerLost",
+            error_message=WORKER_LOST_MESSAGE,
+            hint="Run the test again.",
+        )
+    for pk in overdue:
         reaped += finish(
             pk,
             FAILED,
             failed_step="worker",
             error_code="WorkerLost",
             error_message=(
-                "The worker stopped before it finished this test (it was restarted or killed)."
+                f"The test did not finish within {settings.CONNECTION_TEST_DEADLINE} s."
             ),
-            hint="Run the test again.",
+            hint="Run the test again. If it recurs, check the worker's log.",
         )
     for pk in unclaimed.values_list("pk", flat=True):
         reaped += finish(
@@ -125,3 +168,64 @@ def reap(tests: models.QuerySet[Any], finish: Finish) -> int:
             hint="Check that the Celery worker is running (celery -A config worker).",
         )
     return reaped
+
+
+def reap_all() -> int:
+    """Reap every registered kind of test."""
+    return sum(reap(model.objects.all(), finish) for model, finish in _models.items())
+
+
+class Heartbeats:
+    """One thread per worker process: beats for the tests it runs, and reaps lost ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[type[Any], set[int]] = {}
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._stop = threading.Event()
+
+    def track(self, model: type[Any], test_id: int) -> None:
+        with self._lock:
+            self._running.setdefault(model, set()).add(test_id)
+        self.start()
+
+    def untrack(self, model: type[Any], test_id: int) -> None:
+        with self._lock:
+            self._running.get(model, set()).discard(test_id)
+
+    def start(self) -> None:
+        """Start the thread in this process (again after a fork); idempotent."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="test-heartbeats", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def beat(self) -> None:
+        now = timezone.now()
+        with self._lock:
+            running = {model: list(ids) for model, ids in self._running.items() if ids}
+        for model, ids in running.items():
+            model.objects.filter(pk__in=ids, status__in=model.RUNNING).update(heartbeat=now)
+
+    def _run(self) -> None:
+        while not self._stop.wait(settings.TEST_HEARTBEAT_SECONDS):
+            try:
+                self.beat()
+                reap_all()
+            except DatabaseError as e:
+                log.warning("test heartbeat failed: %s", e)
+            except Exception:
+                log.exception("test heartbeat failed")
+            finally:
+                # Give the connection back (to the pool) between beats.
+                connection.close()
+
+
+heartbeats = Heartbeats()

@@ -323,3 +323,5 @@ def _api_serving_changed() -> None:
 
     apicache.changed()
 
+
+runs.register(ConnectionTest, _finish)

@@ -120,7 +120,10 @@ class PromptTest(TestRun):
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["prompt", "-created"])]
+        indexes = [
+            models.Index(fields=["prompt", "-created"]),
+            models.Index(fields=["status", "heartbeat"]),
+        ]
 
     def __str__(self) -> str:
         return f"Prompt test #{self.pk} ({self.get_status_display()})"

@@ -582,3 +582,6 @@ _ARN = re.compile(r"arn:[\w-]+:[\w-]+:[\w-]*:\d*:\S+")
 def _public_message(e: aws.AwsCallFailed) -> str:
     # Callers are platform features, not admins: no role ARNs or account ids in their logs.
     return f"{e.code}: {_ARN.sub('<arn>', e.message)}"[:500]
+
+
+runs.register(PromptTest, _finish)
