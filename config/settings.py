@@ -119,8 +119,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # The worker process must see the test database: a file, not :memory:.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+elif env.bool("DATABASE_POOL", default=True):
+    # Each process keeps a pool of open connections (psycopg_pool) instead of opening one per
+    # request or task. A process never holds more connections than it has threads, so across a
+    # deployment: web processes x threads + workers x (concurrency + 2) <= max_connections
+    # (README, "Database connections"). A connection is checked before it is handed out, so a
+    # restarted PostgreSQL costs one failed check, not a failed request.
+    from psycopg_pool import ConnectionPool
+
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, Django does not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": _number("DATABASE_POOL_MIN_SIZE", int, 1),
+        "max_size": _number("DATABASE_POOL_MAX_SIZE", int, 64),
+        # A request waits this long for a free connection before failing (503).
+        "timeout": _number("DATABASE_POOL_TIMEOUT", float, 10.0),
+        "max_idle": _number("DATABASE_POOL_MAX_IDLE", float, 300.0),
+        "check": ConnectionPool.check_connection,
+    }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    DATABASES["default"].setdefault("CONN_MAX_AGE", _number("CONN_MAX_AGE", int, 0))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

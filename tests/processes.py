@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -100,11 +101,15 @@ def _as_postgres_user(cmd: list[str]) -> list[str]:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own (initdb + pg_ctl in a temporary folder)."""
+    """A PostgreSQL cluster of the test's own (initdb + pg_ctl in a temporary folder).
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.data = folder / "data"
+    The folder is made directly under the system's temporary folder: run as root, the cluster
+    runs as the postgres user, which must reach it.
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="console-pg-"))
+        self.data = self.folder / "data"
         self.port = free_port()
 
     @staticmethod
@@ -159,7 +164,11 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w")
+            self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def create_database(self, name: str = "console") -> None:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)

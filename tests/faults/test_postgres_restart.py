@@ -1,54 +1,116 @@
-"""PostgreSQL restarted while the console and the worker run: both recover without a restart."""
+"""PostgreSQL stopped and started again under a running console and worker: both recover.
 
-import shutil
-import subprocess
-import time
-from pathlib import Path
+The cluster is the test's own (initdb + pg_ctl in a temporary folder, on a free port), with its
+own gunicorn and worker: the machine's shared PostgreSQL is never touched.
+"""
+
+from __future__ import annotations
+
+import os
 
 import pytest
-from django.db import connection
 
-from integrations.models import ConnectionTest
-from tests.conftest import wait_for_test
+from tests.conftest import QUEUE, TEST_ENV, Worker
+from tests.faults.conftest import wait_until
 from tests.integrations.helpers import form_data
+from tests.processes import PrivatePostgres, Session, WebServer, manage
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.skipif(not PrivatePostgres.available(), reason="needs PostgreSQL 15's initdb"),
+]
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
+FORM = form_data(model_name="Haiku on a private cluster")
 
 
-def restart_postgresql() -> None:
-    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"],
-        check=True,
-        timeout=120,
-        capture_output=True,
+def _create_operator(env: dict[str, str]) -> tuple[str, str]:
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_superuser('operator', 'op@example.org', 'operator-pass-1')",
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False)
-        if ready.returncode == 0:
-            return
-        time.sleep(0.2)
-    raise AssertionError("PostgreSQL did not come back within 60 s")
+    return "operator", "operator-pass-1"
 
 
-def test_web_and_worker_recover_from_a_postgresql_restart(alice_client, sandbox, start_worker):
-    if connection.vendor != "postgresql":
-        pytest.skip("runs on PostgreSQL only")
-    if not shutil.which("pg_ctlcluster") or not Path("/etc/postgresql").is_dir():
-        pytest.skip("needs the local PostgreSQL cluster (pg_ctlcluster)")
-    start_worker()
-    alice_client.post("/integrations/test/", form_data(), **HTMX)
-    assert wait_for_test(ConnectionTest.objects.latest("created").pk).succeeded
+def _latest_test(cluster: PrivatePostgres) -> tuple[int, str] | None:
+    import psycopg
 
-    connection.close()
-    restart_postgresql()
+    with psycopg.connect(cluster.url(), connect_timeout=3) as conn:
+        row = conn.execute(
+            "SELECT id, status FROM integrations_connectiontest ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return (row[0], row[1]) if row else None
 
-    # The same web client and the same worker process, neither restarted.
-    r = alice_client.post("/integrations/test/", form_data(), **HTMX)
-    assert r.status_code == 200
-    latest = ConnectionTest.objects.latest("created")
-    assert wait_for_test(latest.pk).succeeded
-    assert ConnectionTest.objects.count() == 2
+
+def _count_tests(cluster: PrivatePostgres) -> int:
+    import psycopg
+
+    with psycopg.connect(cluster.url(), connect_timeout=3) as conn:
+        row = conn.execute("SELECT count(*) FROM integrations_connectiontest").fetchone()
+    return row[0] if row else 0
+
+
+def _succeeded(cluster: PrivatePostgres, after: int) -> bool:
+    latest = _latest_test(cluster)
+    return latest is not None and latest[0] > after and latest[1] == "succeeded"
+
+
+def test_web_and_worker_recover_from_a_postgresql_restart(tmp_path, sandbox):
+    cluster = PrivatePostgres().init().start()
+    web = None
+    worker = None
+    try:
+        cluster.create_database()
+        queue = f"{QUEUE}-pg-{cluster.port}"
+        env = {
+            **os.environ,
+            **TEST_ENV,
+            "DATABASE_URL": cluster.url(),
+            "CONSOLE_VAR_DIR": str(tmp_path / "var"),
+            "CELERY_QUEUE": queue,
+            "CACHE_KEY_PREFIX": queue,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_POOL_TIMEOUT": "3",
+        }
+        manage(env, "migrate", "--no-input")
+        user = _create_operator(env)
+        worker = Worker(tmp_path / "worker.log", env, 4).start()
+        web = WebServer(env, tmp_path / "web.log").start()
+        browser = Session(web.url)
+        browser.login(*user)
+
+        assert browser.post("/integrations/test/", FORM, headers=HTMX).status == 200
+        wait_until(lambda: _succeeded(cluster, 0), 30, "the first test succeeded")
+        first = _latest_test(cluster)
+        assert first is not None
+
+        cluster.stop()
+        # While it is down: a page says so (503, try again), never a server error.
+        down = browser.get("/")
+        assert down.status == 503, down.text[:500]
+        assert "Temporarily unavailable" in down.text and down.headers.get("Retry-After")
+        api = browser.post(
+            "/api/v1/prompts/any/invoke",
+            b"{}",
+            headers={"Authorization": "Bearer bcp_x", "Content-Type": "application/json"},
+        )
+        assert api.status == 503 and api.json()["error"]["code"] == "unavailable"
+        cluster.start()
+
+        # The same web process and the same worker, neither restarted.
+        wait_until(lambda: browser.get("/").status == 200, 30, "the console answers again")
+        r = browser.post("/integrations/test/", FORM, headers=HTMX)
+        assert r.status == 200 and "Not tested" not in r.text, r.text[:500]
+        wait_until(lambda: _succeeded(cluster, first[0]), 60, "a test ran after the restart")
+        assert _count_tests(cluster) == 2
+        assert worker.proc is not None and worker.proc.poll() is None
+        assert web.proc is not None and web.proc.poll() is None
+    finally:
+        if web is not None:
+            web.stop()
+        if worker is not None:
+            worker.stop()
+        cluster.remove()

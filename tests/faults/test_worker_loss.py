@@ -44,8 +44,9 @@ def test_a_killed_workers_test_is_ended_by_another_worker_within_30_s(
     killed_at = time.monotonic()
 
     ended = wait_until(
-        lambda: ConnectionTest.objects.filter(pk=test.pk, status__in=["failed", "succeeded"])
-        .first(),
+        lambda: ConnectionTest.objects.filter(
+            pk=test.pk, status__in=["failed", "succeeded"]
+        ).first(),
         WITHIN,
         "the killed worker's test ended",
     )
