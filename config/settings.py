@@ -22,7 +22,12 @@ def _number(name: str, cast, default):
     return cast(raw) if raw else default
 
 
-VAR_DIR = Path(env("CONSOLE_VAR_DIR", default=str(BASE_DIR / "var")))
+def _flag(name: str, default: bool) -> bool:
+    """A true/false setting; unset or empty means the default."""
+    return env.bool(name) if env.str(name, default="").strip() else default
+
+
+VAR_DIR = Path(env.str("CONSOLE_VAR_DIR", default="") or BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -108,7 +113,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES = {
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker's threads write to one file: wait for the lock
     # instead of failing, and take it at BEGIN so that no transaction upgrades mid-way.
@@ -119,7 +128,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # The worker process must see the test database: a file, not :memory:.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-elif env.bool("DATABASE_POOL", default=True):
+elif _flag("DATABASE_POOL", True):
     # Each process keeps a pool of open connections (psycopg_pool) instead of opening one per
     # request or task. A process never holds more connections than it has threads, so across a
     # deployment: web processes x threads + workers x (concurrency + 2) <= max_connections
@@ -315,7 +324,7 @@ PROMPTS_INVOKE_TIMEOUT = env.float("PROMPTS_INVOKE_TIMEOUT", default=30.0)
 # The Invoke API keeps tokens and published prompts in process memory this long. A change made
 # in this process (revoke, publish, edit) takes effect at once; other processes see it within
 # this many seconds. 0 turns the cache off.
-API_CACHE_SECONDS = env.float("API_CACHE_SECONDS", default=5.0)
+API_CACHE_SECONDS = _number("API_CACHE_SECONDS", float, 5.0)
 # Token-use events are written without the audit chain's lock and chained in batches, at most
 # this often per process (and always before the trail is read or verified).
 AUDIT_CHAIN_INTERVAL = env.float("AUDIT_CHAIN_INTERVAL", default=0.5)
