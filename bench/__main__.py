@@ -2,7 +2,8 @@
 
 Everything runs on this machine: the sandbox (in this process), gunicorn and a Celery worker
 (subprocesses, default settings), on SQLite + the file broker, or on PostgreSQL + Redis when
-DATABASE_URL and REDIS_URL are set (a database `bench_console` is created and dropped).
+DATABASE_URL and REDIS_URL are set (a database `bench_console_<random>` of the run's own is
+created and dropped).
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def prepare_env(var_dir: Path, sandbox_url: str) -> dict[str, str]:
     database_url = os.environ.get("DATABASE_URL", "")
     if database_url.startswith("postgres"):
         parts = urlsplit(database_url)
+        # A database of this run's own: other runs on the same server must not drop it.
+        env["BENCH_DATABASE"] = f"bench_console_{uuid.uuid4().hex[:8]}"
         env["BENCH_ADMIN_DATABASE_URL"] = database_url
-        env["DATABASE_URL"] = urlunsplit(parts._replace(path="/bench_console"))
+        env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{env['BENCH_DATABASE']}"))
     else:
         env["DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
     os.environ.update(env)
@@ -61,12 +64,13 @@ def recreate_postgres(drop_only: bool = False) -> None:
     import psycopg
 
     admin = os.environ.get("BENCH_ADMIN_DATABASE_URL")
-    if not admin:
+    name = os.environ.get("BENCH_DATABASE", "")
+    if not admin or not name.isidentifier():
         return
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_console WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         if not drop_only:
-            conn.execute("CREATE DATABASE bench_console")
+            conn.execute(f"CREATE DATABASE {name}")
 
 
 def main() -> None:
@@ -76,7 +80,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated parts to run (burst, latency, credentials, api, pages); prints"
+        help="comma-separated parts to run (burst, latency, credentials, api, pages, worker-loss,"
+        " propagation); prints"
         " their numbers as JSON instead of writing docs/performance.md",
     )
     parser.add_argument("--json", default="", help="also write the raw numbers to this file")
@@ -103,12 +108,19 @@ def main() -> None:
         import django
 
         django.setup()
-        from bench import runs
+        from bench import resilience, runs
 
-        unknown = set(parts) - set(runs.PARTS)
+        unknown = set(parts) - set(runs.PARTS) - set(resilience.PARTS)
         if unknown:
             parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
-        results = runs.run_all(env, var_dir, quick=args.quick, parts=parts or runs.PARTS)
+        wanted = parts or runs.PARTS + resilience.PARTS
+        results = {}
+        if set(wanted) & set(runs.PARTS):
+            results = runs.run_all(
+                env, var_dir, quick=args.quick, parts=tuple(p for p in wanted if p in runs.PARTS)
+            )
+        if set(wanted) & set(resilience.PARTS):
+            results.update(resilience.run_all(env, var_dir, args.quick, wanted))
         import json
 
         if args.json:

@@ -188,4 +188,47 @@ def render(r: dict[str, Any], m: dict[str, str]) -> str:
         )
     lines += gaps or ["Every target above is met."]
     lines.append("")
+    lines += resilience_sections(r)
     return "\n".join(lines)
+
+
+def resilience_sections(r: dict[str, Any]) -> list[str]:
+    """Sections 7 and 8 (`--only worker-loss,propagation`), when they were measured."""
+    lines: list[str] = []
+    loss = r.get("worker_loss")
+    if loss:
+        s = loss["seconds"]
+        lines += [
+            "## 7. A worker killed under a running test",
+            "",
+            "A worker is SIGKILLed while it runs a test (sandbox delay 60 s); another worker is",
+            "alive and idle; nobody reads the test's page. Time from the kill to the test's final",
+            f"state, {s['n']} kills (heartbeat every {loss['heartbeat']:g} s, lost after"
+            f" {loss['lost_after']:g} s of silence).",
+            "",
+            "| median | p95 | max | outcomes |",
+            "|---|---|---|---|",
+            f"| {s['median']:.1f} s | {s['p95']:.1f} s | {s['max']:.1f} s ({_ok(s['max'] <= 30)}, target ≤ 30 s) | "
+            + ", ".join(f"{v} {k}" for k, v in loss["outcomes"].items())
+            + " |",
+            "",
+        ]
+    prop = r.get("propagation")
+    if prop:
+        ref, check = prop["refusal_ms"], prop["version_check_us"]
+        lines += [
+            "## 8. A revocation in one web process, refused by another",
+            "",
+            "Two gunicorns (one process each). A token is used on both, so both cache it; it is",
+            "revoked through web A's console page; web B's Invoke API is called until it answers",
+            f"401. Time from the revocation's answer to B's refusal, {ref['n']} rounds:",
+            "",
+            "| median | p95 | max |",
+            "|---|---|---|",
+            f"| {ref['median']:.1f} ms | {ref['p95']:.1f} ms | {ref['max']:.1f} ms ({_ok(ref['max'] <= 1000)}, target ≤ 1 s) |",
+            "",
+            "Each API call first reads the shared version (one GET on the shared cache):"
+            f" {check['median']:.0f} µs median, {check['p95']:.0f} µs p95 ({check['n']} reads).",
+            "",
+        ]
+    return lines
