@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import sys
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+from django.views import defaults
 
 API_PREFIX = "/api/"
 RETRY_AFTER_SECONDS = 5
@@ -26,10 +28,35 @@ def _api_error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: under /api/ a JSON error; a body over the upload limit is 413 there."""
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return _api_error("payload_too_large", "The request body is too large.", 413)
+    return _api_error("bad_request", "The request could not be read.", 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.permission_denied(request, exception)
+    return _api_error("forbidden", "Not allowed.", 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception)
+    return _api_error("not_found", "No such API endpoint. See /api/v1/openapi.json.", 404)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: an unexpected error, or the database being unreachable (503)."""
     unavailable = _database_unavailable()
-    if request.path.startswith(API_PREFIX):
+    if _is_api(request):
         if unavailable:
             response: HttpResponse = _api_error(
                 "unavailable", "The console's database is unavailable. Try again shortly.", 503

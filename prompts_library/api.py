@@ -44,7 +44,8 @@ def _token(request: HttpRequest, read_under: str | None) -> apicache.CachedToken
         object_type="prompts_library.apitoken",
         object_id=token.pk,
         object_repr=f"API token #{token.pk}",
-        changes={"method": request.method, "path": request.path[:300]},
+        # PostgreSQL text cannot hold NUL: a path that carries one is recorded with it escaped.
+        changes={"method": request.method, "path": request.path[:300].replace("\x00", "\\x00")},
     )
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
@@ -77,8 +78,15 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
     if version is None:
         return error("no_published_version", "This prompt has no published version yet.", 409)
 
-    if len(request.body) > MAX_BODY_BYTES:
-        return error("validation_error", "The request body is larger than 1 MB.", 400)
+    # Refused before it is read when it says its size; a body over Django's upload limit is
+    # refused by Django as it is read (config.errors answers 413 under /api/ too).
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if (
+        not declared.isdigit()
+        or int(declared) > MAX_BODY_BYTES
+        or len(request.body) > MAX_BODY_BYTES
+    ):
+        return error("payload_too_large", "The request body is larger than 1 MB.", 413)
     try:
         values = json.loads(request.body or b"{}", parse_constant=_reject_constant)
     except (ValueError, RecursionError):

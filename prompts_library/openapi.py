@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 # Every error code api.py can return, by HTTP status.
 ERRORS: dict[int, dict[str, str]] = {
     400: {
-        "validation_error": "The body is not a JSON object of variables (or is over 1 MB), "
+        "validation_error": "The body is not a JSON object of variables, "
         "or a value cannot be rendered.",
         "missing_variable": "A variable of the template has no value.",
         "unknown_variable": "A value was sent for a variable that the template does not have.",
@@ -25,6 +25,7 @@ ERRORS: dict[int, dict[str, str]] = {
     404: {"not_found": "No prompt with this id or slug."},
     405: {"method_not_allowed": "Only POST is allowed."},
     409: {"no_published_version": "The prompt has no published version yet."},
+    413: {"payload_too_large": "The request body is larger than 1 MB."},
     500: {"invalid_template": "The published Request JSON is not valid (a console fault)."},
     502: {
         "upstream_access_denied": "AWS refused the role or the model call.",
@@ -41,6 +42,7 @@ STATUS_TEXT = {
     404: "Unknown prompt",
     405: "Method not allowed",
     409: "No published version",
+    413: "Body too large",
     500: "Invalid published template",
     502: "Upstream error",
     503: "Upstream throttled",

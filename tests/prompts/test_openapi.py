@@ -265,6 +265,17 @@ CASES: dict[str, tuple[int, str | None, Callable[[Ctx], Any]]] = {
             c.token,
         ),
     ),
+    "too_large": (
+        413,
+        "payload_too_large",
+        lambda c: invoke(
+            c.client,
+            c.prompt.slug,
+            '{"question": "' + "x" * (1024 * 1024) + '"}',
+            c.token,
+            raw=True,
+        ),
+    ),
     "broken_template": (500, "invalid_template", _broken_template),
     "access_denied": (502, "upstream_access_denied", _fault("AccessDeniedException", 403)),
     "model_error": (502, "upstream_error", _fault("ModelErrorException", 424)),
