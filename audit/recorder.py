@@ -75,7 +75,8 @@ def context_from_request(request: Any) -> Context:
     return Context(
         user=getattr(request, "user", None),
         ip=ip,
-        user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:500],
+        # PostgreSQL text cannot hold NUL: a header that carries one is kept with it escaped.
+        user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:500].replace("\x00", "\\x00"),
     )
 
 

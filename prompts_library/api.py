@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -58,6 +59,53 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    """A JSON number beyond what a double holds (1e999) is refused, not read as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit` (checked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The body, or None when it is over MAX_BODY_BYTES (refused before reading when it says so).
+
+    A chunked body (no Content-Length) is read from the server's stream: Django reads only
+    what Content-Length announces. A body over Django's upload limit is refused by Django as
+    it is read (config.errors answers 413 under /api/ too).
+    """
+    declared = (request.META.get("CONTENT_LENGTH") or "").strip()
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not declared:
+        stream = request.META.get("wsgi.input")
+        data = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
+        return None if len(data) > MAX_BODY_BYTES else data
+    if declared and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return None
+    return request.body if len(request.body) <= MAX_BODY_BYTES else None
+
+
 @csrf_exempt
 @login_not_required
 def invoke(request: HttpRequest, ref: str) -> JsonResponse:
@@ -78,30 +126,35 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
     if version is None:
         return error("no_published_version", "This prompt has no published version yet.", 409)
 
-    # Refused before it is read when it says its size; a body over Django's upload limit is
-    # refused by Django as it is read (config.errors answers 413 under /api/ too).
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if (
-        not declared.isdigit()
-        or int(declared) > MAX_BODY_BYTES
-        or len(request.body) > MAX_BODY_BYTES
-    ):
+    body = _read_body(request)
+    if body is None:
         return error("payload_too_large", "The request body is larger than 1 MB.", 413)
+    if body and not _is_json(request.META.get("CONTENT_TYPE", "")):
+        return error(
+            "unsupported_media_type", "Send the variables as Content-Type: application/json.", 415
+        )
     try:
-        values = json.loads(request.body or b"{}", parse_constant=_reject_constant)
+        values = json.loads(body or b"{}", parse_constant=_reject_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         return error("validation_error", "The request body is not valid JSON.", 400)
     if not isinstance(values, dict):
         return error(
             "validation_error", "The request body must be a JSON object of variables.", 400
         )
+    if _too_deep(values, rendering.MAX_DEPTH):
+        return error(
+            "validation_error",
+            f"A value is nested more than {rendering.MAX_DEPTH} levels deep.",
+            400,
+        )
 
     try:
         result = services.invoke(prompt, version, values)
     except rendering.RenderError as e:
         if e.code == "invalid_template":
-            # Saving checks templates, so this is the console's fault, not the caller's.
-            return error("invalid_template", e.message, 500)
+            # Saving checks templates, so only a database edited behind the console's back gets
+            # here: the prompt cannot be served until it is saved again.
+            return error("invalid_template", e.message, 503, retry_after=60)
         code = e.code if e.code in ("missing_variable", "unknown_variable") else "validation_error"
         return error(code, e.message, 400)
     except services.InvokeError as e:

@@ -9,8 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+from prompts_library import rendering
+from prompts_library.models import ApiToken, Prompt, PromptVersion, hash_token
 
 # Every error code api.py can return, by HTTP status.
 ERRORS: dict[int, dict[str, str]] = {
@@ -26,12 +30,16 @@ ERRORS: dict[int, dict[str, str]] = {
     405: {"method_not_allowed": "Only POST is allowed."},
     409: {"no_published_version": "The prompt has no published version yet."},
     413: {"payload_too_large": "The request body is larger than 1 MB."},
-    500: {"invalid_template": "The published Request JSON is not valid (a console fault)."},
+    415: {"unsupported_media_type": "A body was sent without Content-Type: application/json."},
     502: {
         "upstream_access_denied": "AWS refused the role or the model call.",
         "upstream_error": "The model failed, or the Response path extracted no text.",
     },
-    503: {"upstream_throttled": "Bedrock throttled the call; retry after Retry-After seconds."},
+    503: {
+        "upstream_throttled": "Bedrock throttled the call; retry after Retry-After seconds.",
+        "invalid_template": "The published Request JSON is not valid (edited outside the"
+        " console): the prompt cannot be served until it is saved again.",
+    },
     504: {"upstream_timeout": "The model did not answer within the configured timeout."},
 }
 
@@ -43,9 +51,9 @@ STATUS_TEXT = {
     405: "Method not allowed",
     409: "No published version",
     413: "Body too large",
-    500: "Invalid published template",
+    415: "Not JSON",
     502: "Upstream error",
-    503: "Upstream throttled",
+    503: "Upstream throttled, or the prompt cannot be served",
     504: "Upstream timeout",
 }
 
@@ -125,13 +133,89 @@ REQUEST_SCHEMA: dict[str, Any] = {
 }
 
 
-def document() -> dict[str, Any]:
+def _operation(operation_id: str, summary: str, request_body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "requestBody": request_body,
+        "responses": {
+            "200": {
+                "description": "The model's text.",
+                "content": {"application/json": {"schema": SUCCESS_SCHEMA}},
+            },
+            **{str(status): _error_response(status) for status in sorted(ERRORS)},
+        },
+    }
+
+
+def variables_schema(version: PromptVersion) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON Schema of a version's variables, and an example made of its samples.
+
+    A variable inside a string takes a string; one standing alone as a JSON value takes the
+    JSON type of its sample (a number, a boolean...), or any value when it has no sample.
+    """
+    parsed = rendering.parse(version.request_template)
+    samples = version.samples or {}
+    properties: dict[str, Any] = {}
+    example: dict[str, Any] = {}
+    for name in parsed.variables:
+        if name in parsed.typed:
+            value = rendering.sample_value(samples[name]) if name in samples else None
+            kind = _JSON_TYPES.get(type(value))
+            properties[name] = {"type": kind} if kind else {}
+        else:
+            value = samples.get(name, "")
+            properties[name] = {"type": "string"}
+        if name in samples:
+            example[name] = value
+    schema = {
+        "type": "object",
+        "required": list(parsed.variables),
+        "additionalProperties": False,
+        "properties": properties,
+    }
+    return schema, example
+
+
+_JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string", list: "array"}
+_JSON_TYPES[dict] = "object"
+
+
+def _prompt_paths(prompts: list[Prompt]) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for prompt in prompts:
+        version = prompt.published_version
+        if version is None:
+            continue
+        try:
+            schema, example = variables_schema(version)
+        except rendering.RenderError:
+            continue
+        media: dict[str, Any] = {"schema": schema}
+        if example:
+            media["example"] = example
+        paths[f"/api/v1/prompts/{prompt.slug}/invoke"] = {
+            "post": _operation(
+                f"invoke_{prompt.pk}",
+                f"Invoke {prompt.name} (version {version.number})",
+                {"required": True, "content": {"application/json": media}},
+            )
+        }
+    return paths
+
+
+def document(prompts: list[Prompt] | None = None) -> dict[str, Any]:
+    """The description; with prompts, a typed path for each published one besides the generic."""
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Bedrock Console Invoke API",
             "version": "1",
-            "description": "Platform features invoke published prompts with their variables.",
+            "description": (
+                "Platform features invoke published prompts with their variables. Fetched with"
+                " an API token (Authorization: Bearer), the description also lists each"
+                " published prompt that the token may invoke, with its variables typed."
+            ),
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
@@ -155,27 +239,44 @@ def document() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "post": {
-                    "operationId": "invokePrompt",
-                    "summary": "Render the published version with the variables and call the model",
-                    "requestBody": {
+                "post": _operation(
+                    "invokePrompt",
+                    "Render the published version with the variables and call the model",
+                    {
                         "required": False,
                         "content": {"application/json": {"schema": REQUEST_SCHEMA}},
                     },
-                    "responses": {
-                        "200": {
-                            "description": "The model's text.",
-                            "content": {"application/json": {"schema": SUCCESS_SCHEMA}},
-                        },
-                        **{str(status): _error_response(status) for status in sorted(ERRORS)},
-                    },
-                },
-            }
+                ),
+            },
+            **_prompt_paths(prompts or []),
         },
     }
+
+
+def _prompts_for(request: HttpRequest) -> list[Prompt]:
+    """The published prompts that the request's API token (if any, and valid) may invoke."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return []
+    token = ApiToken.objects.filter(
+        token_hash=hash_token(value.strip()), revoked_at__isnull=True
+    ).first()
+    if token is None:
+        return []
+    prompts = Prompt.objects.filter(published_version__isnull=False).select_related(
+        "published_version"
+    )
+    prompt_ids = list(token.prompts.values_list("pk", flat=True))
+    feature_ids = list(token.features.values_list("pk", flat=True))
+    if prompt_ids or feature_ids:
+        prompts = prompts.filter(Q(pk__in=prompt_ids) | Q(feature_id__in=feature_ids))
+    return list(prompts.order_by("pk")[:MAX_TYPED_PROMPTS])
+
+
+MAX_TYPED_PROMPTS = 200
 
 
 @login_not_required
 @require_GET
 def openapi_json(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(document(), json_dumps_params={"indent": 2})
+    return JsonResponse(document(_prompts_for(request)), json_dumps_params={"indent": 2})

@@ -276,7 +276,17 @@ CASES: dict[str, tuple[int, str | None, Callable[[Ctx], Any]]] = {
             raw=True,
         ),
     ),
-    "broken_template": (500, "invalid_template", _broken_template),
+    "broken_template": (503, "invalid_template", _broken_template),
+    "not_json": (
+        415,
+        "unsupported_media_type",
+        lambda c: c.client.post(
+            f"/api/v1/prompts/{c.prompt.slug}/invoke",
+            "question=q",
+            content_type="application/x-www-form-urlencoded",
+            HTTP_AUTHORIZATION=f"Bearer {c.token}",
+        ),
+    ),
     "access_denied": (502, "upstream_access_denied", _fault("AccessDeniedException", 403)),
     "model_error": (502, "upstream_error", _fault("ModelErrorException", 424)),
     "throttled": (503, "upstream_throttled", _throttled),
