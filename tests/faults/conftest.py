@@ -25,7 +25,9 @@ FAULT_ENV = {
     "AWS_CONNECT_TIMEOUT": "1",
     "AWS_READ_TIMEOUT": "2",
     "AWS_MAX_ATTEMPTS": "3",
-    "CONNECTION_TEST_DEADLINE": "4",
+    # Each failure must end by its own timeout, named at its step, well before this deadline
+    # (a lost worker's tests end by their heartbeats, not by the deadline).
+    "CONNECTION_TEST_DEADLINE": "60",
     "EXTRA_AWS_ENDPOINTS": f"{SANDBOX_URL},{DEAD_ORIGIN}",
 }
 

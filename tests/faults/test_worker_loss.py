@@ -15,7 +15,7 @@ from tests.faults.conftest import config, wait_until
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 # Long enough that only the heartbeats can end the killed worker's test.
-LONG = {"CONNECTION_TEST_DEADLINE": "240", "AWS_READ_TIMEOUT": "300"}
+LONG = {"CONNECTION_TEST_DEADLINE": "240", "AWS_READ_TIMEOUT": "300"}  # only heartbeats end it
 # The bound: a final state within 30 s of the worker's death.
 WITHIN = 30
 
