@@ -86,6 +86,8 @@ def test_the_console_works_without_redis_and_recovers_when_it_returns(
     assert invoke(web, prompt.slug, token).status == 200
 
     redis.stop()
+    # A process trusts its last contact with Redis for up to a second (config.cache).
+    wait_until(lambda: BANNER in browser.get("/").text, 3, "the banner shows")
 
     # Every page answers, with the banner; nothing is a server error.
     for path in PAGES:
