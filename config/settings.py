@@ -192,10 +192,16 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
-# After this many failed logins for a user name or from an address, logins are refused for
-# LOGIN_LOCKOUT_SECONDS (accounts.throttle).
+# After this many failed logins for one user name from one address, that user name is refused
+# from that address for LOGIN_LOCKOUT_SECONDS (accounts.throttle): never from everywhere.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# After this many failed logins from one address, whatever the user names, that address is
+# refused for LOGIN_LOCKOUT_SECONDS too (accounts.throttle).
+LOGIN_ADDRESS_FAILURE_LIMIT = _number("LOGIN_ADDRESS_FAILURE_LIMIT", int, 20)
+# How many reverse proxies in front of the console append to X-Forwarded-For: the client's
+# address is the entry the outermost of them appended. 0: REMOTE_ADDR (no proxy).
+TRUSTED_PROXY_COUNT = _number("TRUSTED_PROXY_COUNT", int, 0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -124,6 +124,7 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Failed logins in one test must not lock 127.0.0.1 out of the next (tests/security tests it).
     settings.LOGIN_FAILURE_LIMIT = 10_000
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 10_000
 
 
 @pytest.fixture(scope="session")

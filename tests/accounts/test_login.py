@@ -26,4 +26,5 @@ def test_both_login_pages_are_throttled(alice, settings, url):
     assert r.status_code == 200 and "Too many failed logins" in r.text
     assert "_auth_user_id" not in client.session
     failed = AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_FAILED, object_repr=name)
-    assert failed.count() == 3
+    assert failed.count() == 4  # three wrong passwords, then the refusal
+    assert failed.filter(changes__reason="throttled").count() == 1
