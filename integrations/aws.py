@@ -39,7 +39,8 @@ from botocore.exceptions import (
 from django.conf import settings
 from django.core.cache import cache
 
-from integrations import arns
+from bedrock import endpoints
+from bedrock.values import InvalidValue
 
 log = logging.getLogger(__name__)
 
@@ -201,18 +202,18 @@ def _sign_headers(request: Any, **_: Any) -> None:
         request.headers[name] = value
 
 
-def check_url(url: str, service: str) -> arns.Endpoint:
+def check_url(url: str, service: str) -> endpoints.Endpoint:
     """The endpoint policy on the URL, then on the addresses its host resolves to now.
 
     The second check gives a clear error early; the guarantee is the pinned connection below,
     which checks the address it actually connects to.
     """
-    endpoint = arns.check_endpoint(url, service, settings.EXTRA_AWS_ENDPOINTS)
+    endpoint = endpoints.check_endpoint(url, service, settings.EXTRA_AWS_ENDPOINTS)
     if not endpoint.extra:
         try:
             _allowed_addresses(endpoint.host, 443)
         except BlockedAddress as e:
-            raise arns.InvalidValue(str(e)) from None
+            raise InvalidValue(str(e)) from None
         except OSError:
             pass  # unresolvable now: the call reports it as a connection error
     return endpoint
@@ -258,7 +259,7 @@ def _allowed_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
 
 
 def _is_extra_origin(scheme: str, host: str, port: int) -> bool:
-    return arns.is_extra_origin(scheme, host, port, settings.EXTRA_AWS_ENDPOINTS)
+    return endpoints.is_extra_origin(scheme, host, port, settings.EXTRA_AWS_ENDPOINTS)
 
 
 class _PinnedConnectionMixin:

@@ -16,7 +16,8 @@ from typing import Any, Final
 import jmespath
 from jmespath.parser import ParsedResult
 
-from integrations.arns import InvalidValue, ModelRef, parse_model_id
+from bedrock.arns import ModelRef, parse_model_id
+from bedrock.values import InvalidValue
 
 __all__ = [
     "FAMILIES",

@@ -1,4 +1,4 @@
-"""The setup form: step 2's fields, validated with the rules in arns.py."""
+"""The setup form: step 2's fields, validated with the rules in bedrock/."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from integrations import arns
+from bedrock import arns, endpoints, policies, rules
+from bedrock.values import InvalidValue
 from integrations.models import BedrockModel, Configuration, Header, Provider
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -142,18 +143,18 @@ class IntegrationForm(forms.Form):
             return []
         for row in rows:
             try:
-                name = arns.validate_header_name(row.name)
+                name = rules.validate_header_name(row.name)
                 if name.lower() in seen:
-                    raise arns.InvalidValue(f"The header {name} is listed twice.")
+                    raise InvalidValue(f"The header {name} is listed twice.")
                 seen.add(name.lower())
                 if row.keeps_secret:
                     kept = self._kept_secret(stored, row.stored_index)
                     headers.append(Header(name, kept, True))
                     continue
                 if not row.value:
-                    raise arns.InvalidValue("Enter a value for this header.")
-                headers.append(Header(name, arns.validate_header_value(row.value), row.secret))
-            except arns.InvalidValue as e:
+                    raise InvalidValue("Enter a value for this header.")
+                headers.append(Header(name, rules.validate_header_value(row.value), row.secret))
+            except InvalidValue as e:
                 row.errors.append(str(e))
         if any(r.errors for r in rows):
             self.add_error(None, "Check the headers: some rows have errors.")
@@ -162,7 +163,7 @@ class IntegrationForm(forms.Form):
     @staticmethod
     def _kept_secret(stored: list[dict[str, Any]], index: int | None) -> str:
         if index is None or index >= len(stored) or not stored[index].get("secret"):
-            raise arns.InvalidValue("Enter a value for this header.")
+            raise InvalidValue("Enter a value for this header.")
         return Header.from_stored(stored[index]).value
 
     # --- fields ------------------------------------------------------------------------
@@ -171,7 +172,7 @@ class IntegrationForm(forms.Form):
         value = self.cleaned_data.get(name, "")
         try:
             return parse(value.strip())
-        except arns.InvalidValue as e:
+        except InvalidValue as e:
             raise forms.ValidationError(str(e)) from None
 
     def clean_provider_name(self) -> str:
@@ -185,20 +186,20 @@ class IntegrationForm(forms.Form):
 
     def clean_sts_endpoint(self) -> str:
         def parse(value: str) -> str:
-            url = arns.normalise_sts_url(value)
-            return arns.check_endpoint(url, "sts", _extra()).url
+            url = endpoints.normalise_sts_url(value)
+            return endpoints.check_endpoint(url, "sts", _extra()).url
 
         return self._arn_field("sts_endpoint", parse)
 
     def clean_external_id(self) -> str:
-        return self._arn_field("external_id", arns.validate_external_id)
+        return self._arn_field("external_id", policies.validate_external_id)
 
     def clean_model_id(self) -> arns.ModelRef:
         return self._arn_field("model_id", arns.parse_model_id)
 
-    def clean_endpoint(self) -> arns.Endpoint:
+    def clean_endpoint(self) -> endpoints.Endpoint:
         return self._arn_field(
-            "endpoint", lambda v: arns.check_endpoint(v, "bedrock-runtime", _extra())
+            "endpoint", lambda v: endpoints.check_endpoint(v, "bedrock-runtime", _extra())
         )
 
     def clean_request_json(self) -> str:
@@ -219,7 +220,7 @@ class IntegrationForm(forms.Form):
         self.headers = self._clean_headers()
         model, endpoint = data.get("model_id"), data.get("endpoint")
         if model is not None and endpoint is not None:
-            warning = arns.region_mismatch(model, endpoint)
+            warning = endpoints.region_mismatch(model, endpoint)
             if warning:
                 self.warnings["endpoint"] = warning
         provider, name = data.get("provider_name"), data.get("model_name")

@@ -11,7 +11,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from audit import recorder
-from integrations import arns, aws, families, hints, runs
+from bedrock import policies
+from bedrock.values import InvalidValue
+from integrations import aws, families, hints, runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
 
 log = logging.getLogger(__name__)
@@ -70,7 +72,7 @@ def run_test(test_id: int) -> None:
         endpoint=test.endpoint,
     )
     user = test.created_by
-    session_name = arns.make_session_name(
+    session_name = policies.make_session_name(
         "console",
         f"u{user.pk}" if user else "system",
         user.get_username() if user else test.kind,
@@ -82,7 +84,7 @@ def run_test(test_id: int) -> None:
     except aws.AwsCallFailed as e:
         _fail(test, Step.STS, e, hints.for_sts(e.code, e.message, ctx), principal=identity.arn)
         return
-    except arns.InvalidValue as e:
+    except InvalidValue as e:
         _fail_config(test, Step.STS, str(e), principal=identity.arn)
         return
 
@@ -100,7 +102,7 @@ def run_test(test_id: int) -> None:
     except aws.AwsCallFailed as e:
         _fail(test, Step.INVOKE, e, hints.for_invoke(e.code, e.message, ctx))
         return
-    except arns.InvalidValue as e:
+    except InvalidValue as e:
         _fail_config(test, Step.INVOKE, str(e))
         return
     _record_invocation(test, config, invocation, ctx)

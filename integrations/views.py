@@ -15,7 +15,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from integrations import arns, aws, families, paging, services
+from bedrock import arns, endpoints, policies
+from bedrock.values import InvalidValue
+from integrations import aws, families, paging, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
@@ -79,22 +81,24 @@ def _step1_context(form: IntegrationForm) -> dict:
         try:
             model = arns.parse_model_id(model_text)
             endpoint_region = None
-            with contextlib.suppress(arns.InvalidValue):
-                endpoint_region = arns.check_endpoint(
+            with contextlib.suppress(InvalidValue):
+                endpoint_region = endpoints.check_endpoint(
                     value("endpoint", "") or "", "bedrock-runtime", settings.EXTRA_AWS_ENDPOINTS
                 ).region
-            permission = arns.permission_policy(
+            permission = policies.permission_policy(
                 model, model.region or endpoint_region or settings.AWS_REGION
             )
-        except arns.InvalidValue as e:
+        except InvalidValue as e:
             permission_error = str(e)
     try:
-        external_id = arns.validate_external_id(external_id)
-    except arns.InvalidValue:
+        external_id = policies.validate_external_id(external_id)
+    except InvalidValue:
         external_id = "EXTERNAL_ID_FROM_STEP_2"
     return {
         "identity": identity,
-        "trust_policy": json.dumps(arns.trust_policy(identity.principal, external_id), indent=2),
+        "trust_policy": json.dumps(
+            policies.trust_policy(identity.principal, external_id), indent=2
+        ),
         "permission_policy": json.dumps(permission, indent=2) if permission else None,
         "permission_error": permission_error,
     }
@@ -110,9 +114,9 @@ def new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _save(request, None)
     initial = {
-        "external_id": arns.generate_external_id(),
-        "sts_endpoint": arns.default_sts_endpoint(settings.AWS_REGION),
-        "endpoint": arns.default_bedrock_endpoint(settings.AWS_REGION),
+        "external_id": policies.generate_external_id(),
+        "sts_endpoint": endpoints.default_sts_endpoint(settings.AWS_REGION),
+        "endpoint": endpoints.default_bedrock_endpoint(settings.AWS_REGION),
         "request_json": families.default_request_json(None),
     }
     provider = (
@@ -234,11 +238,11 @@ def assist(request: HttpRequest) -> HttpResponse:
     if external_id and data.get("external_id_auto") == "1":
         suggestions["external_id"] = external_id
     model = None
-    with contextlib.suppress(arns.InvalidValue):
+    with contextlib.suppress(InvalidValue):
         model = arns.parse_model_id(data.get("model_id", "").strip())
     if model is not None:
         if model.region and data.get("endpoint_auto") == "1":
-            suggestions["endpoint"] = arns.default_bedrock_endpoint(
+            suggestions["endpoint"] = endpoints.default_bedrock_endpoint(
                 model.region, model.partition or "aws"
             )
         family = families.detect_family(model)
@@ -251,12 +255,14 @@ def assist(request: HttpRequest) -> HttpResponse:
     context = {"suggestions": suggestions, "form": form, **_step1_context(form)}
     if (model is not None and "endpoint" in suggestions) or data.get("endpoint"):
         try:
-            endpoint = arns.check_endpoint(
+            endpoint = endpoints.check_endpoint(
                 suggestions.get("endpoint") or data.get("endpoint", ""),
                 "bedrock-runtime",
                 settings.EXTRA_AWS_ENDPOINTS,
             )
-            context["region_warning"] = arns.region_mismatch(model, endpoint) if model else None
-        except arns.InvalidValue:
+            context["region_warning"] = (
+                endpoints.region_mismatch(model, endpoint) if model else None
+            )
+        except InvalidValue:
             pass
     return render(request, "integrations/assist.html", context)

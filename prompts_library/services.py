@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit import recorder
-from integrations import arns, aws, families, hints, runs
+from bedrock import policies
+from bedrock.values import InvalidValue
+from integrations import aws, families, hints, runs
 from integrations.models import BedrockModel
 from prompts_library import apicache, rendering
 from prompts_library.models import Feature, Prompt, PromptTest, PromptVersion
@@ -194,7 +196,7 @@ def _context(integration: BedrockModel) -> hints.Context:
     )
 
 
-def _not_allowed(e: arns.InvalidValue) -> aws.AwsCallFailed:
+def _not_allowed(e: InvalidValue) -> aws.AwsCallFailed:
     return aws.AwsCallFailed("EndpointNotAllowed", str(e))
 
 
@@ -210,7 +212,7 @@ def call_model(
     except aws.AwsCallFailed as e:
         hint = hints.for_sts(e.code, e.message, _context(integration))
         raise CallFailed(Step.STS, e, hint) from None
-    except arns.InvalidValue as e:
+    except InvalidValue as e:
         raise CallFailed(Step.STS, _not_allowed(e), _ENDPOINT_HINT) from None
 
     def invoke(creds: aws.AssumedCredentials) -> aws.Invocation:
@@ -242,7 +244,7 @@ def call_model(
         raise CallFailed(
             Step.INVOKE, e, hints.for_invoke(e.code, e.message, _context(integration))
         ) from None
-    except arns.InvalidValue as e:
+    except InvalidValue as e:
         raise CallFailed(Step.INVOKE, _not_allowed(e), _ENDPOINT_HINT) from None
 
 
@@ -317,7 +319,7 @@ def extract(
 
 
 def _session_name(user: Any, *parts: str) -> str:
-    return arns.make_session_name(
+    return policies.make_session_name(
         "console",
         f"u{user.pk}" if user else "system",
         user.get_username() if user else "api",

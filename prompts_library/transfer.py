@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit import recorder
-from integrations import arns
+from bedrock import arns, endpoints, policies, rules
+from bedrock.values import InvalidValue
 from integrations.models import (
     BedrockModel,
     Configuration,
@@ -226,7 +227,7 @@ def _text(
 def _check(where: str, parse: Any, value: str) -> Any:
     try:
         return parse(value)
-    except arns.InvalidValue as e:
+    except InvalidValue as e:
         raise _fail(where, str(e)) from None
 
 
@@ -317,7 +318,7 @@ def _parse_headers(data: dict[str, Any], where: str) -> tuple[_HeaderIn, ...]:
     for n, row in enumerate(rows):
         here = f"{where}.headers[{n}]"
         row = _obj(row, here)
-        name = _check(f"{here}.name", arns.validate_header_name, _text(row, "name", here))
+        name = _check(f"{here}.name", rules.validate_header_name, _text(row, "name", here))
         if name.lower() in seen:
             raise _fail(here, f"the header {name} is listed twice.")
         seen.add(name.lower())
@@ -332,7 +333,7 @@ def _parse_headers(data: dict[str, Any], where: str) -> tuple[_HeaderIn, ...]:
             raw = row.get("value")
             if not isinstance(raw, str):
                 raise _fail(f"{here}.value", "must be text.")
-            value = _check(f"{here}.value", arns.validate_header_value, raw)
+            value = _check(f"{here}.value", rules.validate_header_value, raw)
             if not value:
                 raise _fail(f"{here}.value", "Enter a value for this header.")
             out.append(_HeaderIn(name, False, value))
@@ -344,7 +345,7 @@ def _parse_integration(data: Any, where: str) -> _IntegrationIn:
     extra = settings.EXTRA_AWS_ENDPOINTS
 
     def sts(value: str) -> str:
-        return arns.check_endpoint(arns.normalise_sts_url(value), "sts", extra).url
+        return endpoints.check_endpoint(endpoints.normalise_sts_url(value), "sts", extra).url
 
     request_json = _text(data, "request_json", where)
     if len(request_json.encode()) > MAX_REQUEST_BYTES:
@@ -363,14 +364,14 @@ def _parse_integration(data: Any, where: str) -> _IntegrationIn:
         ).arn,
         sts_endpoint=_check(f"{where}.sts_endpoint", sts, _text(data, "sts_endpoint", where)),
         external_id=_check(
-            f"{where}.external_id", arns.validate_external_id, _text(data, "external_id", where)
+            f"{where}.external_id", policies.validate_external_id, _text(data, "external_id", where)
         ),
         model_id=_check(
             f"{where}.model_id", arns.parse_model_id, _text(data, "model_id", where)
         ).model_id,
         endpoint=_check(
             f"{where}.endpoint",
-            lambda v: arns.check_endpoint(v, "bedrock-runtime", extra).url,
+            lambda v: endpoints.check_endpoint(v, "bedrock-runtime", extra).url,
             _text(data, "endpoint", where),
         ),
         request_json=request_json,
@@ -486,7 +487,7 @@ def parse(data: Any) -> _Parsed:
         row = _obj(row, where)
         name = _text(row, "name", where, max_length=100)
         ext = _check(
-            f"{where}.external_id", arns.validate_external_id, _text(row, "external_id", where)
+            f"{where}.external_id", policies.validate_external_id, _text(row, "external_id", where)
         )
         if name.lower() in providers:
             raise _fail(where, f"the provider {name} is listed twice.")

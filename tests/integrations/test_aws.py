@@ -61,7 +61,7 @@ class TestAssumeRole:
         assert e.value.code == "Throttling"
 
     def test_an_endpoint_outside_the_policy_is_never_called(self, sandbox):
-        from integrations.arns import InvalidValue
+        from bedrock.values import InvalidValue
 
         with pytest.raises(InvalidValue):
             aws.assume_role(DEMO_ROLE_ARN, DEMO_EXTERNAL_ID, "http://127.0.0.2:1", "s")

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import urllib3.util.connection
 
-from integrations import arns, aws
+from bedrock.values import InvalidValue
+from integrations import aws
 from integrations.models import ConnectionTest
 from tests.conftest import SANDBOX_URL
 from tests.integrations.helpers import form_data
@@ -84,11 +85,11 @@ def _invoke(url=URL):
 @pytest.mark.parametrize("address", INTERNAL)
 def test_hosts_resolving_to_internal_addresses_are_refused(monkeypatch, connects, address):
     _resolve_to(monkeypatch, address)
-    with pytest.raises(arns.InvalidValue, match="internal address"):
+    with pytest.raises(InvalidValue, match="internal address"):
         aws.check_url(URL, "bedrock-runtime")
-    with pytest.raises(arns.InvalidValue):
+    with pytest.raises(InvalidValue):
         _invoke()
-    with pytest.raises(arns.InvalidValue):
+    with pytest.raises(InvalidValue):
         aws.assume_role(
             "arn:aws:iam::111122223333:role/R", "x", "https://sts.us-east-1.amazonaws.com", "s"
         )
@@ -150,9 +151,9 @@ BAD_URLS = [
 
 @pytest.mark.parametrize("url", BAD_URLS)
 def test_ip_literals_and_user_info_tricks_are_refused(connects, url):
-    with pytest.raises(arns.InvalidValue):
+    with pytest.raises(InvalidValue):
         aws.check_url(url, "bedrock-runtime")
-    with pytest.raises(arns.InvalidValue):
+    with pytest.raises(InvalidValue):
         _invoke(url)
     assert connects == []
 

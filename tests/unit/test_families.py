@@ -8,7 +8,7 @@ import json
 import jmespath
 import pytest
 
-from integrations.arns import parse_model_id
+from bedrock.arns import parse_model_id
 from integrations.families import (
     FAMILIES,
     INPUT_TOKENS_HEADER,
