@@ -203,8 +203,8 @@ def _extra_origin_keys(extra_origins: Iterable[str] | str | None) -> set[tuple[s
         try:
             parts = _split_url(origin.strip(), "extra origin")
         except InvalidValue:
-            # A malformed EXTRA_AWS_ENDPOINTS entry simply matches nothing; validate the
-            # setting at start-up with check_extra_origin() to catch it early.
+            # A malformed EXTRA_AWS_ENDPOINTS entry matches nothing; the start-up system
+            # check (integrations.checks) refuses it with check_extra_origin().
             continue
         keys.add((parts.scheme, parts.host, parts.effective_port))
     return keys
