@@ -190,7 +190,7 @@ def children(pid: int) -> list[int]:
 
 
 def make_integration(sandbox_url: str, name: str = "Haiku", role=None):
-    from integrations import families
+    from bedrock import families
     from integrations.models import BedrockModel, Configuration, Provider
     from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 
@@ -299,7 +299,7 @@ def console_test_once(web: Web, form: bytes) -> tuple[float, int]:
 
 
 def bench_latency(web: Web, sandbox: Sandbox, config, plain, n: int) -> dict[str, Any]:
-    from integrations import families
+    from bedrock import families
 
     sandbox.delay(200)
     form = form_for(config, "Latency form")

@@ -10,3 +10,5 @@ class IntegrationsConfig(AppConfig):
         from integrations.checks import extra_aws_endpoints
 
         checks.register(extra_aws_endpoints, checks.Tags.security)
+        # Registers the tasks that run this app's tests: services enqueue through runs.
+        from integrations import tasks  # noqa: F401

@@ -52,13 +52,20 @@ class QueueUnavailable(Exception):
 
 # Test models and how each ends a test, registered by the services that own them.
 _models: dict[type[Any], Finish] = {}
+# The task that runs each model's tests, registered by the tasks modules (loaded by the apps'
+# ready()), so that services enqueue without importing their tasks back.
+_tasks: dict[type[Any], Any] = {}
 
 
 def register(model: type[Any], finish: Finish) -> None:
     _models[model] = finish
 
 
-def enqueue(test: TestRun, task: Any, finish: Finish) -> None:
+def register_task(model: type[Any], task: Any) -> None:
+    _tasks[model] = task
+
+
+def enqueue(test: TestRun, finish: Finish) -> None:
     """Save the queued test and hand its primary key to the worker once the row is committed.
 
     Only the primary key travels: secrets never enter the broker. The audit trail records the
@@ -66,6 +73,7 @@ def enqueue(test: TestRun, task: Any, finish: Finish) -> None:
     and stores nothing; if the broker refuses the task after the row was saved, the row is
     ended as failed with the reason.
     """
+    task = _tasks[type(test)]
     if not shared_cache.available():
         raise QueueUnavailable
     with transaction.atomic():

@@ -15,9 +15,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from bedrock import arns, endpoints, policies
+from bedrock import arns, client, endpoints, families, policies
 from bedrock.values import InvalidValue
-from integrations import aws, families, paging, services
+from integrations import paging, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
@@ -74,7 +74,7 @@ def _step1_context(form: IntegrationForm) -> dict:
     """Step 1's ready-to-copy policies for the values in the form (or its initial values)."""
     value = form.data.get if form.is_bound else (lambda k, d="": form.initial.get(k, d))
     external_id = value("external_id", "") or ""
-    identity = aws.platform_identity()
+    identity = client.platform_identity()
     model_text = (value("model_id", "") or "").strip()
     permission, permission_error = None, None
     if model_text:

@@ -149,7 +149,7 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
         )
 
     try:
-        result = services.invoke(prompt, version, values)
+        result = services.invoke_prompt(prompt, version, values, token_id=token.pk)
     except rendering.RenderError as e:
         if e.code == "invalid_template":
             # Saving checks templates, so only a database edited behind the console's back gets

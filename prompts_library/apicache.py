@@ -105,7 +105,7 @@ SLUG_MAX_LENGTH = Prompt._meta.get_field("slug").max_length or 0
 
 
 def _lookup(ref: str) -> Prompt | None:
-    qs = Prompt.objects.select_related("integration", "published_version")
+    qs = Prompt.objects.select_related("integration", "published_version", "feature")
     if ref.isascii() and ref.isdigit():
         pk = int(ref)
         return qs.filter(pk=pk).first() if 0 < pk <= MAX_PK else None

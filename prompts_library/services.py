@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-import jmespath
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -18,9 +16,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit import recorder
-from bedrock import policies
-from bedrock.values import InvalidValue
-from integrations import aws, families, hints, runs
+from bedrock import client, families, invoke, observe, policies
+from integrations import runs
 from integrations.models import BedrockModel
 from prompts_library import apicache, rendering
 from prompts_library.models import Feature, Prompt, PromptTest, PromptVersion
@@ -171,151 +168,21 @@ def rollback(prompt: Prompt, old: PromptVersion, author: Any) -> PromptVersion:
 # --- calling the model ------------------------------------------------------------------
 
 
-class CallFailed(Exception):
-    def __init__(self, step: str, error: aws.AwsCallFailed, hint: str) -> None:
-        super().__init__(str(error))
-        self.step = step
-        self.error = error
-        self.hint = hint
-
-
-@dataclass(frozen=True)
-class Call:
-    assumed: aws.Assumed
-    invocation: aws.Invocation
-
-
-def _context(integration: BedrockModel) -> hints.Context:
-    return hints.Context(
-        principal_arn=aws.platform_identity().arn,
-        role_arn=integration.role_arn,
-        external_id=integration.external_id,
-        sts_endpoint=integration.sts_endpoint,
-        model_id=integration.model_id,
-        endpoint=integration.endpoint,
+def _paths(source: PromptVersion | PromptTest) -> families.ResponsePaths:
+    return families.ResponsePaths(
+        source.response_path, source.input_tokens_path, source.output_tokens_path
     )
 
 
-def _not_allowed(e: InvalidValue) -> aws.AwsCallFailed:
-    return aws.AwsCallFailed("EndpointNotAllowed", str(e))
-
-
 def call_model(
-    integration: BedrockModel, body: bytes, session_name: str, deadline_s: float | None = None
-) -> Call:
-    """AssumeRole (cached) and InvokeModel with the integration's configuration."""
-    config = integration.configuration()
-    try:
-        assumed = aws.assume_role(
-            config.role_arn, config.external_id, config.sts_endpoint, session_name
-        )
-    except aws.AwsCallFailed as e:
-        hint = hints.for_sts(e.code, e.message, _context(integration))
-        raise CallFailed(Step.STS, e, hint) from None
-    except InvalidValue as e:
-        raise CallFailed(Step.STS, _not_allowed(e), _ENDPOINT_HINT) from None
-
-    def invoke(creds: aws.AssumedCredentials) -> aws.Invocation:
-        return aws.invoke_model(
-            config.endpoint,
-            config.model_id,
-            body,
-            [(h.name, h.value) for h in config.headers],
-            creds,
-            keep_bytes=settings.RAW_RESPONSE_LIMIT,
-            deadline_s=deadline_s,
-            # The caller's deadline also bounds the HTTP call, so no thread outlives it.
-            read_timeout=deadline_s,
-        )
-
-    try:
-        try:
-            return Call(assumed, invoke(assumed.credentials))
-        except aws.AwsCallFailed as e:
-            if e.code not in aws.EXPIRED_TOKEN_CODES:
-                raise
-        # The cached session ended early (revoked or clock skew): assume again, once.
-        aws.forget_credentials(config.role_arn, config.external_id, config.sts_endpoint)
-        assumed = aws.assume_role(
-            config.role_arn, config.external_id, config.sts_endpoint, session_name
-        )
-        return Call(assumed, invoke(assumed.credentials))
-    except aws.AwsCallFailed as e:
-        raise CallFailed(
-            Step.INVOKE, e, hints.for_invoke(e.code, e.message, _context(integration))
-        ) from None
-    except InvalidValue as e:
-        raise CallFailed(Step.INVOKE, _not_allowed(e), _ENDPOINT_HINT) from None
-
-
-_ENDPOINT_HINT = "The console only calls AWS endpoints and origins listed in EXTRA_AWS_ENDPOINTS."
-
-
-@dataclass(frozen=True)
-class Extraction:
-    text: str | None
-    error: str
-    input_tokens: int | None
-    output_tokens: int | None
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value >= 0:
-        return value
-    if isinstance(value, str) and value.strip().isdecimal():
-        return int(value.strip())
-    return None
-
-
-def _search(path: str, data: Any) -> Any:
-    if not path:
-        return None
-    try:
-        return jmespath.search(path, data)
-    except jmespath.exceptions.JMESPathError:
-        return None
-
-
-def extract(
-    version: PromptVersion | PromptTest, body: bytes, headers: dict[str, str]
-) -> Extraction:
-    """The text at the version's Response path, and token counts (paths, then headers)."""
-    header_in = _count(headers.get(families.INPUT_TOKENS_HEADER))
-    header_out = _count(headers.get(families.OUTPUT_TOKENS_HEADER))
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return Extraction(None, "The response is not JSON.", header_in, header_out)
-    tokens_in = _count(_search(version.input_tokens_path, data))
-    tokens_out = _count(_search(version.output_tokens_path, data))
-    tokens_in = header_in if tokens_in is None else tokens_in
-    tokens_out = header_out if tokens_out is None else tokens_out
-    if data == {}:
-        return Extraction(None, "The response is an empty JSON object.", tokens_in, tokens_out)
-    try:
-        found = jmespath.search(version.response_path, data)
-    except jmespath.exceptions.JMESPathError as e:
-        return Extraction(
-            None, f"The Response path is not valid JMESPath: {e}", tokens_in, tokens_out
-        )
-    if found is None:
-        return Extraction(
-            None,
-            f"The Response path {version.response_path} finds nothing in this response.",
-            tokens_in,
-            tokens_out,
-        )
-    if not isinstance(found, str):
-        kind = type(found).__name__.replace("dict", "object").replace("list", "array")
-        return Extraction(
-            None,
-            f"The Response path finds a JSON {kind}, not text: point it at a string.",
-            tokens_in,
-            tokens_out,
-        )
-    return Extraction(found, "", tokens_in, tokens_out)
+    integration: BedrockModel,
+    body: bytes,
+    paths: families.ResponsePaths,
+    options: invoke.Options,
+    context: observe.CallContext,
+) -> invoke.Result:
+    """Call the integration's model with the rendered body, read at the prompt's paths."""
+    return invoke.call(integration.configuration(), invoke.Request(body, paths), options, context)
 
 
 def _session_name(user: Any, *parts: str) -> str:
@@ -365,8 +232,6 @@ def _start(
     user: Any,
     integration: BedrockModel | None,
 ) -> PromptTest:
-    from prompts_library import tasks
-
     rendered = rendering.render_samples(content.request_template, content.samples or {})
     test = PromptTest(
         prompt=prompt,
@@ -380,7 +245,7 @@ def _start(
         created_by=user if getattr(user, "is_authenticated", False) else None,
         rendered_request=rendered,
     )
-    runs.enqueue(test, tasks.run_prompt_test, _finish)
+    runs.enqueue(test, _finish)
     return test
 
 
@@ -435,51 +300,52 @@ def run_test(test_id: int) -> None:
         return
     integration = test.model()
     session = _session_name(test.created_by, f"p{test.prompt_id}", f"pt{test.pk}")
-    try:
-        call = call_model(integration, test.rendered_request.encode(), session)
-    except CallFailed as f:
-        e = f.error
-        _finish(
-            test.pk,
-            Status.FAILED,
-            failed_step=f.step,
-            error_code=e.code[:100],
-            error_message=e.message[:2000],
-            hint=f.hint,
-            http_status=e.http_status,
-            request_id=e.request_id[:100],
-            **({"sts_ms": e.elapsed_ms} if f.step == Step.STS else {"invoke_ms": e.elapsed_ms}),
-        )
-        return
-    inv = call.invocation
     # Tests queued before the paths were kept on the test read them from the version.
-    extraction = extract(
-        test if test.response_path or not test.version else test.version, inv.body, inv.headers
+    source = test if test.response_path or not test.version else test.version
+    result = call_model(
+        integration,
+        test.rendered_request.encode(),
+        _paths(source),
+        invoke.Options(session_name=session),
+        observe.CallContext(
+            observe.DRAFT_TEST if test.is_draft else observe.PROMPT_TEST,
+            integration.pk,
+            prompt_id=test.prompt_id,
+            version_id=test.version_id,
+            user_id=test.created_by_id,
+            test_id=test.pk,
+        ),
     )
     fields: dict[str, Any] = {
-        "credentials_cached": call.assumed.cached,
-        "sts_ms": call.assumed.elapsed_ms,
-        "invoke_ms": inv.elapsed_ms,
-        "http_status": inv.http_status,
-        "request_id": inv.request_id[:100],
-        "raw_response": inv.body[: settings.RAW_RESPONSE_LIMIT].decode("utf-8", errors="replace"),
-        "raw_response_truncated": inv.truncated,
-        "input_tokens": extraction.input_tokens,
-        "output_tokens": extraction.output_tokens,
+        "sts_ms": result.timings.sts_ms,
+        "invoke_ms": result.timings.model_ms,
+        "http_status": result.http_status,
+        "request_id": result.request_id,
     }
-    if extraction.text is None:
-        _finish(
-            test.pk,
-            Status.FAILED,
-            failed_step=Step.EXTRACT,
-            error_code="NoOutputText",
-            error_message=extraction.error,
-            extraction_error=extraction.error,
-            hint="Pick the text in the raw response below to set the Response path to it.",
-            **fields,
+    if result.credentials is not None:
+        fields["credentials_cached"] = result.credentials.reused
+    if result.raw_bytes is not None:
+        fields.update(
+            raw_response=result.raw.decode("utf-8", errors="replace"),
+            raw_response_truncated=result.raw_truncated,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
         )
+    error = result.error
+    if error is None:
+        _finish(test.pk, Status.SUCCEEDED, extracted_text=result.text or "", **fields)
         return
-    _finish(test.pk, Status.SUCCEEDED, extracted_text=extraction.text, **fields)
+    if error.step == invoke.EXTRACT:
+        fields["extraction_error"] = error.message
+    _finish(
+        test.pk,
+        Status.FAILED,
+        failed_step=error.step,
+        error_code=error.code,
+        error_message=error.message,
+        hint=error.hint,
+        **fields,
+    )
 
 
 def _finish(test_id: int, status: str, **fields: Any) -> bool:
@@ -513,10 +379,10 @@ ACCESS_DENIED = frozenset(
         "SignatureDoesNotMatch",
         "NoPlatformCredentials",
         "RegionDisabledException",
-        *aws.EXPIRED_TOKEN_CODES,
+        *client.EXPIRED_TOKEN_CODES,
     }
 )
-THROTTLED = frozenset({*aws.THROTTLING_CODES, "ServiceQuotaExceededException"})
+THROTTLED = frozenset({*client.THROTTLING_CODES, "ServiceQuotaExceededException"})
 TIMED_OUT = frozenset(
     {"ConnectTimeout", "ReadTimeout", "ResponseTimeout", "ModelTimeoutException", "Timeout"}
 )
@@ -546,7 +412,9 @@ class InvokeResult:
     request_id: str
 
 
-def invoke(prompt: Prompt, version: PromptVersion, values: dict[str, Any]) -> InvokeResult:
+def invoke_prompt(
+    prompt: Prompt, version: PromptVersion, values: dict[str, Any], token_id: int | None = None
+) -> InvokeResult:
     """Render the version with the caller's values and call the model synchronously.
 
     Raises rendering.RenderError for bad values (before anything is sent) and InvokeError.
@@ -554,36 +422,50 @@ def invoke(prompt: Prompt, version: PromptVersion, values: dict[str, Any]) -> In
     body = rendering.render(version.request_template, values).encode()
     session = _session_name(None, f"p{prompt.pk}", f"v{version.number}")
     timeout = settings.PROMPTS_INVOKE_TIMEOUT
-    future = _pool.submit(call_model, prompt.integration, body, session, timeout)
+    context = observe.CallContext(
+        observe.INVOKE_API,
+        prompt.integration_id,
+        prompt_id=prompt.pk,
+        version_id=version.pk,
+        feature=prompt.feature.name,
+        token_id=token_id,
+    )
+    future = _pool.submit(
+        call_model,
+        prompt.integration,
+        body,
+        _paths(version),
+        invoke.Options(session_name=session, deadline_s=timeout),
+        context,
+    )
     try:
-        call = future.result(timeout=timeout)
+        result = future.result(timeout=timeout)
     except FutureTimeout:
         future.cancel()
         raise InvokeError(
             "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
         ) from None
-    except CallFailed as f:
-        raise upstream_error(f.error.code, _public_message(f.error)) from None
-    inv = call.invocation
-    extraction = extract(version, inv.body, inv.headers)
-    if extraction.text is None:
-        raise InvokeError("upstream_error", extraction.error, 502)
+    error = result.error
+    if error is not None:
+        if error.step == invoke.EXTRACT:
+            raise InvokeError("upstream_error", error.message, 502)
+        raise upstream_error(error.code, _public_message(error.code, error.message))
     return InvokeResult(
-        text=extraction.text,
-        input_tokens=extraction.input_tokens,
-        output_tokens=extraction.output_tokens,
-        latency_ms=call.assumed.elapsed_ms + inv.elapsed_ms,
+        text=result.text or "",
+        input_tokens=result.usage.input_tokens,
+        output_tokens=result.usage.output_tokens,
+        latency_ms=(result.timings.sts_ms or 0) + (result.timings.model_ms or 0),
         version=version.number,
-        request_id=inv.request_id,
+        request_id=result.request_id,
     )
 
 
 _ARN = re.compile(r"arn:[\w-]+:[\w-]+:[\w-]*:\d*:\S+")
 
 
-def _public_message(e: aws.AwsCallFailed) -> str:
+def _public_message(code: str, message: str) -> str:
     # Callers are platform features, not admins: no role ARNs or account ids in their logs.
-    return f"{e.code}: {_ARN.sub('<arn>', e.message)}"[:500]
+    return f"{code}: {_ARN.sub('<arn>', message)}"[:500]
 
 
 runs.register(PromptTest, _finish)

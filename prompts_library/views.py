@@ -15,7 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from integrations import families, paging
+from bedrock import families
+from integrations import paging
 from integrations.models import BedrockModel
 from integrations.views import wait_past
 from prompts_library import rendering, services, transfer

@@ -138,14 +138,11 @@ def sandbox_server():
 
 @pytest.fixture
 def sandbox(sandbox_server):
-    """The sandbox, reset before each test; aws.py's caches are cleared too."""
-    from django.core.cache import cache
-
-    from integrations import aws
+    """The sandbox, reset before each test; the cached credentials and identity are forgotten."""
+    from bedrock import client
 
     sandbox_server.state.reset()
-    aws._creds.clear()
-    cache.delete(aws.IDENTITY_CACHE_KEY)
+    client.reset_caches()
     return sandbox_server
 
 

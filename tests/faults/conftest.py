@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations import families
+from bedrock import families
 from integrations.models import Configuration
 from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.conftest import SANDBOX_URL, Worker

@@ -1,6 +1,6 @@
 from django.utils import timezone
 
-from integrations import families
+from bedrock import families
 from integrations.models import (
     BedrockModel,
     Configuration,

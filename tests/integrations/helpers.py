@@ -1,4 +1,4 @@
-from integrations import families
+from bedrock import families
 from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.conftest import SANDBOX_URL
 

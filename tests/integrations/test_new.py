@@ -60,16 +60,17 @@ class TestNewPage:
         assert sandbox.state.stats()["get_caller_identity_calls"] == 1
 
     def test_it_says_unknown_without_platform_credentials(self, alice_client, sandbox, monkeypatch):
-        from integrations import aws
+        from bedrock import client
 
-        monkeypatch.setattr(aws, "_session", None)
-        monkeypatch.setattr(aws, "_clients", {})
+        client.reset_caches(clients=True)
         monkeypatch.delenv("AWS_ACCESS_KEY_ID")
         monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-        r = alice_client.get("/integrations/new/")
+        try:
+            r = alice_client.get("/integrations/new/")
+        finally:
+            client.reset_caches(clients=True)
         assert "<strong>unknown</strong>" in r.text
         assert "no AWS credentials" in r.text
-        monkeypatch.setattr(aws, "_session", None)
 
     def test_it_prefills_the_providers_external_id(self, alice_client, sandbox):
         provider = Provider.objects.create(

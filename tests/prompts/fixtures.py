@@ -1,4 +1,4 @@
-from integrations import families
+from bedrock import families
 from prompts_library import services
 from prompts_library.models import Feature
 from tests.integrations.fixtures import make_integration

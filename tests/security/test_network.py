@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import urllib3.util.connection
 
+from bedrock import client, network
 from bedrock.values import InvalidValue
-from integrations import aws
 from integrations.models import ConnectionTest
 from tests.conftest import SANDBOX_URL
 from tests.integrations.helpers import form_data
@@ -39,7 +39,7 @@ INTERNAL = [
     "::ffff:169.254.169.254",
     "ff02::1",
 ]
-CREDS = aws.AssumedCredentials(
+CREDS = client.AssumedCredentials(
     "AKIAX", "secret", "token", datetime.now(UTC) + timedelta(hours=1), ""
 )
 
@@ -60,7 +60,7 @@ def connects(monkeypatch):
         raise ConnectionRefusedError("no network in tests")
 
     monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
-    aws._clients.clear()
+    client.reset_caches(clients=True)
     return seen
 
 
@@ -77,7 +77,7 @@ def _resolve_to(monkeypatch, *answers):
 
 
 def _invoke(url=URL):
-    return aws.invoke_model(
+    return client.invoke_model(
         url, "anthropic.claude-3-haiku-20240307-v1:0", b"{}", [], CREDS, keep_bytes=100
     )
 
@@ -86,11 +86,11 @@ def _invoke(url=URL):
 def test_hosts_resolving_to_internal_addresses_are_refused(monkeypatch, connects, address):
     _resolve_to(monkeypatch, address)
     with pytest.raises(InvalidValue, match="internal address"):
-        aws.check_url(URL, "bedrock-runtime")
+        network.check_url(URL, "bedrock-runtime")
     with pytest.raises(InvalidValue):
         _invoke()
     with pytest.raises(InvalidValue):
-        aws.assume_role(
+        client.assume_role(
             "arn:aws:iam::111122223333:role/R", "x", "https://sts.us-east-1.amazonaws.com", "s"
         )
     assert connects == []
@@ -99,7 +99,7 @@ def test_hosts_resolving_to_internal_addresses_are_refused(monkeypatch, connects
 @pytest.mark.parametrize("address", ["127.0.0.1", "169.254.169.254", "::ffff:10.0.0.1"])
 def test_dns_rebinding_between_check_and_connect_is_refused(monkeypatch, connects, address):
     calls = _resolve_to(monkeypatch, PUBLIC, address)
-    with pytest.raises(aws.AwsCallFailed):
+    with pytest.raises(client.AwsCallFailed):
         _invoke()
     assert len(calls) == 2  # the check, then the connection's own lookup
     assert connects == []  # the internal address was never connected to
@@ -107,14 +107,14 @@ def test_dns_rebinding_between_check_and_connect_is_refused(monkeypatch, connect
 
 def test_the_connection_goes_to_the_checked_address(monkeypatch, connects):
     _resolve_to(monkeypatch, PUBLIC)
-    with pytest.raises(aws.AwsCallFailed):
+    with pytest.raises(client.AwsCallFailed):
         _invoke()
     assert connects and all(address == (PUBLIC, 443) for address in connects)
 
 
 def test_allowed_origins_still_connect(connects):
     # The sandbox is on 127.0.0.1 and listed in EXTRA_AWS_ENDPOINTS.
-    with pytest.raises(aws.AwsCallFailed):
+    with pytest.raises(client.AwsCallFailed):
         _invoke(SANDBOX_URL)
     host, port = SANDBOX_URL.removeprefix("http://").split(":")
     assert connects[0] == (host, int(port))
@@ -152,7 +152,7 @@ BAD_URLS = [
 @pytest.mark.parametrize("url", BAD_URLS)
 def test_ip_literals_and_user_info_tricks_are_refused(connects, url):
     with pytest.raises(InvalidValue):
-        aws.check_url(url, "bedrock-runtime")
+        network.check_url(url, "bedrock-runtime")
     with pytest.raises(InvalidValue):
         _invoke(url)
     assert connects == []

@@ -1,4 +1,4 @@
-"""Unit tests for integrations.families (no database, no Django)."""
+"""Unit tests for bedrock.families (no database, no Django)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import jmespath
 import pytest
 
 from bedrock.arns import parse_model_id
-from integrations.families import (
+from bedrock.families import (
     FAMILIES,
     INPUT_TOKENS_HEADER,
     OUTPUT_TOKENS_HEADER,
     Extracted,
     Family,
+    ResponsePaths,
     default_request_json,
     detect_family,
     extract,
@@ -353,3 +354,80 @@ def test_long_error_messages_are_clipped() -> None:
     result = extract(None, {"message": "e" * 1000}, {})
     assert result.text_error is not None
     assert len(result.text_error) < 300
+
+
+STOP_REASONS = {
+    "anthropic": "end_turn",
+    "nova": "end_turn",
+    "titan": "FINISH",
+    "llama": "stop",
+    "mistral": "stop",
+    "cohere": "COMPLETE",
+    "ai21": None,  # the sample has no finish_reason
+}
+
+
+@pytest.mark.parametrize("key", list(FAMILIES))
+def test_extract_reads_the_stop_reason(key: str) -> None:
+    assert extract(FAMILIES[key], RESPONSES[key]).stop_reason == STOP_REASONS[key]
+    assert extract(None, RESPONSES[key]).stop_reason == STOP_REASONS[key]
+
+
+def test_the_stop_reason_of_a_jamba_answer() -> None:
+    response = {"choices": [{"message": {"content": "Hi"}, "finish_reason": "length"}]}
+    assert extract(FAMILIES["ai21"], response).stop_reason == "length"
+
+
+PROMPT_PATHS = ResponsePaths("content[0].text", "usage.input_tokens", "usage.output_tokens")
+
+
+def test_extract_at_a_prompts_paths() -> None:
+    response = {
+        "content": [{"text": "Bonjour"}],
+        "usage": {"input_tokens": 3, "output_tokens": 4},
+        "stop_reason": "max_tokens",
+    }
+    result = extract(FAMILIES["anthropic"], response, paths=PROMPT_PATHS)
+    assert (result.text, result.text_error) == ("Bonjour", None)
+    assert (result.input_tokens, result.output_tokens) == (3, 4)
+    assert result.stop_reason == "max_tokens"
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        ({"content": []}, "The Response path content[0].text finds nothing in this response."),
+        ({"content": [{"text": {"a": 1}}]}, "finds a JSON object, not text"),
+        ({"content": [{"text": [1]}]}, "finds a JSON array, not text"),
+        ({}, "The response is an empty JSON object."),
+        ("<html>", "The response body is not JSON."),
+    ],
+)
+def test_extract_at_a_prompts_paths_says_why_there_is_no_text(response: object, error: str) -> None:
+    result = extract(None, response, paths=PROMPT_PATHS)
+    assert result.text is None
+    assert error in (result.text_error or "")
+
+
+def test_an_invalid_response_path_is_named() -> None:
+    result = extract(None, {"a": 1}, paths=ResponsePaths("content[?"))
+    assert (result.text_error or "").startswith("The Response path is not valid JMESPath")
+
+
+def test_a_prompts_token_paths_fall_back_to_the_headers_only() -> None:
+    response = {"content": [{"text": "x"}], "usage": {"input_tokens": 99}}
+    result = extract(
+        FAMILIES["anthropic"], response, HEADERS, paths=ResponsePaths("content[0].text")
+    )
+    assert (result.input_tokens, result.output_tokens) == (11, 7)
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(12, 12), (12.0, 12), ("12", 12), (12.5, None), (-1, None), (True, None)],
+)
+def test_one_token_count_rule_for_family_and_prompt_paths(count: object, expected: object) -> None:
+    # Prompt tests and the Invoke API once dropped a count written as 12.0; both readers agree now.
+    response = {"content": [{"type": "text", "text": "x"}], "usage": {"input_tokens": count}}
+    assert extract(FAMILIES["anthropic"], response).input_tokens == expected
+    assert extract(None, response, paths=PROMPT_PATHS).input_tokens == expected

@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from audit import recorder
-from integrations import families, services
+from bedrock import families
+from integrations import services
 from integrations.models import BedrockModel, Configuration
 from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 

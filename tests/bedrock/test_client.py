@@ -1,10 +1,10 @@
-"""aws.py against the sandbox over HTTP with real boto3: caching, SigV4, retries, refresh."""
+"""bedrock.client against the sandbox over HTTP with real boto3: caching, SigV4, retries, refresh."""
 
 import threading
 
 import pytest
 
-from integrations import aws
+from bedrock import client
 from sandbox import DEMO_EXTERNAL_ID, DEMO_MODEL_ID, DEMO_ROLE_ARN
 from tests.conftest import SANDBOX_URL
 
@@ -12,11 +12,11 @@ BODY = b'{"anthropic_version":"bedrock-2023-05-31","max_tokens":50,"messages":[{
 
 
 def assume(session="console-test"):
-    return aws.assume_role(DEMO_ROLE_ARN, DEMO_EXTERNAL_ID, SANDBOX_URL, session)
+    return client.assume_role(DEMO_ROLE_ARN, DEMO_EXTERNAL_ID, SANDBOX_URL, session)
 
 
 def invoke(creds, model=DEMO_MODEL_ID, headers=()):
-    return aws.invoke_model(SANDBOX_URL, model, BODY, headers, creds, keep_bytes=1000)
+    return client.invoke_model(SANDBOX_URL, model, BODY, headers, creds, keep_bytes=1000)
 
 
 @pytest.mark.django_db
@@ -56,7 +56,7 @@ class TestAssumeRole:
 
     def test_throttling_beyond_the_attempts_fails_clearly(self, sandbox, settings):
         sandbox.state.add_fault("sts", "throttle", match=DEMO_ROLE_ARN, times=10)
-        with pytest.raises(aws.AwsCallFailed) as e:
+        with pytest.raises(client.AwsCallFailed) as e:
             assume()
         assert e.value.code == "Throttling"
 
@@ -64,7 +64,7 @@ class TestAssumeRole:
         from bedrock.values import InvalidValue
 
         with pytest.raises(InvalidValue):
-            aws.assume_role(DEMO_ROLE_ARN, DEMO_EXTERNAL_ID, "http://127.0.0.2:1", "s")
+            client.assume_role(DEMO_ROLE_ARN, DEMO_EXTERNAL_ID, "http://127.0.0.2:1", "s")
 
 
 @pytest.mark.django_db
@@ -73,10 +73,12 @@ class TestInvoke:
         self, sandbox, monkeypatch
     ):
         monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "a-bearer-token")
-        aws._clients.clear()
-        result = invoke(assume().credentials)
+        client.reset_caches(clients=True)
+        try:
+            result = invoke(assume().credentials)
+        finally:
+            client.reset_caches(clients=True)
         assert result.http_status == 200
-        aws._clients.clear()
 
     def test_extra_headers_are_signed(self, sandbox):
         invoke(assume().credentials, headers=[("X-Tenant", "acme")])
@@ -85,14 +87,14 @@ class TestInvoke:
     def test_an_expired_token_is_reported_with_its_code(self, sandbox):
         creds = assume().credentials
         sandbox.state.expire_credentials(creds.access_key_id)
-        with pytest.raises(aws.AwsCallFailed) as e:
+        with pytest.raises(client.AwsCallFailed) as e:
             invoke(creds)
         assert e.value.code == "ExpiredTokenException"
 
     def test_a_huge_answer_is_cut_off(self, sandbox):
         sandbox.state.add_fault("invoke", "huge", match=DEMO_MODEL_ID, mb=3)
-        with pytest.raises(aws.AwsCallFailed) as e:
-            aws.invoke_model(
+        with pytest.raises(client.AwsCallFailed) as e:
+            client.invoke_model(
                 SANDBOX_URL,
                 DEMO_MODEL_ID,
                 BODY,
@@ -105,8 +107,8 @@ class TestInvoke:
 
     def test_a_dripping_answer_ends_at_the_deadline(self, sandbox):
         sandbox.state.add_fault("invoke", "drip", match=DEMO_MODEL_ID, interval_ms=200)
-        with pytest.raises(aws.AwsCallFailed) as e:
-            aws.invoke_model(
+        with pytest.raises(client.AwsCallFailed) as e:
+            client.invoke_model(
                 SANDBOX_URL,
                 DEMO_MODEL_ID,
                 BODY,

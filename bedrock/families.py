@@ -1,7 +1,8 @@
-"""Model families: the native InvokeModel request body and where the answer is in the response.
+"""Model families: the native InvokeModel request body, and the one reader of an answer.
 
 Pure Python (no Django, no boto3). The JMESPath expressions come from the table in
-``shared/reference/bedrock.md``.
+``shared/reference/bedrock.md``. `extract` is the only code that reads an answer (text, token
+counts, stop reason), whether with a family's paths or with paths the admin set on a prompt.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "OUTPUT_TOKENS_HEADER",
     "Extracted",
     "Family",
+    "ResponsePaths",
     "default_request_json",
     "detect_family",
     "extract",
@@ -46,6 +48,7 @@ class Family:
     input_tokens_path: str | None
     output_tokens_path: str | None
     model_prefixes: tuple[str, ...] = ()
+    stop_reason_path: str | None = None
 
     def new_request(self) -> dict[str, Any]:
         """A deep copy of the request template, safe to modify."""
@@ -61,6 +64,17 @@ class Extracted:
     output_tokens: int | None
     text_error: str | None
     family_key: str | None = None  # the family whose text path matched
+    stop_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePaths:
+    """Where an admin says the answer is (a prompt's Response path and token paths), as
+    JMESPath; they replace the family's. An empty token path means: the headers only."""
+
+    text: str
+    input_tokens: str = ""
+    output_tokens: str = ""
 
 
 _LLAMA_PROMPT = (
@@ -83,6 +97,7 @@ FAMILIES: Final[dict[str, Family]] = {
             input_tokens_path="usage.input_tokens",
             output_tokens_path="usage.output_tokens",
             model_prefixes=("anthropic.",),
+            stop_reason_path="stop_reason",
         ),
         Family(
             key="nova",
@@ -95,6 +110,7 @@ FAMILIES: Final[dict[str, Family]] = {
             input_tokens_path="usage.inputTokens",
             output_tokens_path="usage.outputTokens",
             model_prefixes=("amazon.nova-",),
+            stop_reason_path="stopReason",
         ),
         Family(
             key="titan",
@@ -107,6 +123,7 @@ FAMILIES: Final[dict[str, Family]] = {
             input_tokens_path="inputTextTokenCount",
             output_tokens_path="results[0].tokenCount",
             model_prefixes=("amazon.titan-text",),
+            stop_reason_path="results[0].completionReason",
         ),
         Family(
             key="llama",
@@ -116,6 +133,7 @@ FAMILIES: Final[dict[str, Family]] = {
             input_tokens_path="prompt_token_count",
             output_tokens_path="generation_token_count",
             model_prefixes=("meta.llama",),
+            stop_reason_path="stop_reason",
         ),
         Family(
             key="mistral",
@@ -125,6 +143,7 @@ FAMILIES: Final[dict[str, Family]] = {
             input_tokens_path=None,
             output_tokens_path=None,
             model_prefixes=("mistral.",),
+            stop_reason_path="outputs[0].stop_reason",
         ),
         Family(
             key="cohere",
@@ -134,6 +153,7 @@ FAMILIES: Final[dict[str, Family]] = {
             input_tokens_path=None,
             output_tokens_path=None,
             model_prefixes=("cohere.command-r",),
+            stop_reason_path="finish_reason",
         ),
         Family(
             key="ai21",
@@ -146,6 +166,7 @@ FAMILIES: Final[dict[str, Family]] = {
             input_tokens_path="usage.prompt_tokens",
             output_tokens_path="usage.completion_tokens",
             model_prefixes=("ai21.jamba",),
+            stop_reason_path="choices[0].finish_reason",
         ),
     )
 }
@@ -196,6 +217,10 @@ def default_request_json(family: Family | None) -> str:
 
 
 def _as_count(value: object) -> int | None:
+    """A token count: a non-negative whole number (12, 12.0 or "12"); anything else is unknown.
+
+    JSON does not tell 12 from 12.0, so both are the count 12; 12.5, -1 and true are not counts.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -248,14 +273,38 @@ def _error_message(response: dict[str, Any]) -> str | None:
     return None
 
 
-def extract(
-    family: Family | None, response: object, headers: Mapping[str, str] | None = None
-) -> Extracted:
-    """Find the answer text and token counts in a parsed InvokeModel response body.
+def _json_kind(value: object) -> str:
+    return type(value).__name__.replace("dict", "object").replace("list", "array")
 
-    ``response`` is the decoded JSON (bytes or str are decoded here). With ``family`` None,
-    every family's text path is tried in turn. Token counts fall back to the
-    ``x-amzn-bedrock-*-token-count`` response headers.
+
+def _text_at(paths: ResponsePaths, response: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The text at an admin's Response path, or why there is none."""
+    try:
+        found = _compiled(paths.text).search(response)
+    except jmespath.exceptions.JMESPathError as e:
+        return None, f"The Response path is not valid JMESPath: {e}"
+    if found is None:
+        return None, f"The Response path {paths.text} finds nothing in this response."
+    if not isinstance(found, str):
+        return None, (
+            f"The Response path finds a JSON {_json_kind(found)}, not text: point it at a string."
+        )
+    return found, None
+
+
+def extract(
+    family: Family | None,
+    response: object,
+    headers: Mapping[str, str] | None = None,
+    *,
+    paths: ResponsePaths | None = None,
+) -> Extracted:
+    """Find the answer text, token counts and stop reason in an InvokeModel response body.
+
+    ``response`` is the decoded JSON (bytes or str are decoded here). With ``paths`` (a
+    prompt's), the text and token counts are read there; otherwise with the family's paths,
+    and with ``family`` None every family's text path is tried in turn. Token counts fall back
+    to the ``x-amzn-bedrock-*-token-count`` response headers; the stop reason is the family's.
     """
     header_in = _header(headers, INPUT_TOKENS_HEADER)
     header_out = _header(headers, OUTPUT_TOKENS_HEADER)
@@ -280,39 +329,52 @@ def extract(
     if not response:
         return failed("The response is an empty JSON object.")
 
-    candidates = [family] if family is not None else list(FAMILIES.values())
     matched: Family | None = None
     text: str | None = None
     text_error: str | None = None
-    for candidate in candidates:
-        found = _search(candidate.text_path, response)
-        if isinstance(found, str):
-            matched, text = candidate, found
-            break
-        if family is not None and found is not None:
-            text_error = f"The text at {candidate.text_path} is {_describe(found)}, not a string."
-    if text is None and text_error is None:
-        text_error = _error_message(response)
-        if text_error is None:
-            if family is not None:
-                text_error = _MISSING_TEXT.get(
-                    family.key, f"The response has no text at {family.text_path}."
-                )
-            else:
-                text_error = (
-                    "None of the known response shapes (Anthropic, Nova, Titan, Llama, "
-                    "Mistral, Cohere, AI21) has text in this response."
-                )
-
-    token_family = matched or family
-    body_in = _as_count(_search(token_family.input_tokens_path, response)) if token_family else None
-    body_out = (
-        _as_count(_search(token_family.output_tokens_path, response)) if token_family else None
-    )
+    if paths is not None:
+        text, text_error = _text_at(paths, response)
+        input_path, output_path = paths.input_tokens or None, paths.output_tokens or None
+        matched = family
+    else:
+        matched, text, text_error = _family_text(family, response)
+        token_family = matched or family
+        input_path = token_family.input_tokens_path if token_family else None
+        output_path = token_family.output_tokens_path if token_family else None
+    body_in = _as_count(_search(input_path, response))
+    body_out = _as_count(_search(output_path, response))
+    stop = _search(matched.stop_reason_path, response) if matched else None
     return Extracted(
         text=text,
         input_tokens=body_in if body_in is not None else header_in,
         output_tokens=body_out if body_out is not None else header_out,
         text_error=text_error,
-        family_key=matched.key if matched else None,
+        family_key=matched.key if matched and paths is None else None,
+        stop_reason=stop if isinstance(stop, str) else None,
     )
+
+
+def _family_text(
+    family: Family | None, response: dict[str, Any]
+) -> tuple[Family | None, str | None, str | None]:
+    candidates = [family] if family is not None else list(FAMILIES.values())
+    text_error: str | None = None
+    for candidate in candidates:
+        found = _search(candidate.text_path, response)
+        if isinstance(found, str):
+            return candidate, found, None
+        if family is not None and found is not None:
+            text_error = f"The text at {candidate.text_path} is {_describe(found)}, not a string."
+    if text_error is None:
+        text_error = _error_message(response)
+    if text_error is None:
+        if family is not None:
+            text_error = _MISSING_TEXT.get(
+                family.key, f"The response has no text at {family.text_path}."
+            )
+        else:
+            text_error = (
+                "None of the known response shapes (Anthropic, Nova, Titan, Llama, "
+                "Mistral, Cohere, AI21) has text in this response."
+            )
+    return None, None, text_error

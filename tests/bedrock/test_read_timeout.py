@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from integrations import aws
+from bedrock import client, families, invoke, observe
 from prompts_library import services
 from sandbox import DEMO_MODEL_ID
+from tests.bedrock.test_client import BODY, assume
 from tests.conftest import SANDBOX_URL
-from tests.integrations.test_aws import BODY, assume
 
 
 @pytest.mark.django_db
@@ -18,8 +18,8 @@ class TestReadTimeout:
         creds = assume().credentials
         sandbox.state.add_fault("invoke", "hang", match="*", seconds=20, times=1)
         started = time.monotonic()
-        with pytest.raises(aws.AwsCallFailed) as e:
-            aws.invoke_model(
+        with pytest.raises(client.AwsCallFailed) as e:
+            client.invoke_model(
                 SANDBOX_URL, DEMO_MODEL_ID, BODY, (), creds, keep_bytes=10, read_timeout=0.5
             )
         assert e.value.code == "ReadTimeout"
@@ -27,19 +27,24 @@ class TestReadTimeout:
 
     def test_each_read_timeout_has_its_own_client(self, sandbox):
         creds = assume().credentials
-        a = aws._client("bedrock-runtime", SANDBOX_URL, creds, 0.5)
-        b = aws._client("bedrock-runtime", SANDBOX_URL, creds, None)
+        a = client.get_client("bedrock-runtime", SANDBOX_URL, creds, 0.5)
+        b = client.get_client("bedrock-runtime", SANDBOX_URL, creds, None)
         assert a is not b
-        assert a is aws._client("bedrock-runtime", SANDBOX_URL, creds, 0.5)
+        assert a is client.get_client("bedrock-runtime", SANDBOX_URL, creds, 0.5)
         assert a.meta.config.read_timeout == 0.5
-        assert b.meta.config.read_timeout == aws.settings.AWS_READ_TIMEOUT
+        assert b.meta.config.read_timeout == client.settings.AWS_READ_TIMEOUT
 
     def test_the_invoke_apis_timeout_frees_its_thread(self, alice, sandbox, settings, monkeypatch):
         from tests.prompts.fixtures import make_prompt
 
         settings.PROMPTS_INVOKE_TIMEOUT = 0.5
         prompt = make_prompt(alice)
-        services.call_model(prompt.integration, BODY, "warm-up")  # cache the credentials
+        warm_up = (
+            invoke.Options(session_name="warm-up"),
+            observe.CallContext(observe.INVOKE_API, prompt.integration_id),
+        )
+        paths = families.ResponsePaths("content[0].text")
+        assert services.call_model(prompt.integration, BODY, paths, *warm_up).ok  # cache creds
         sandbox.state.add_fault("invoke", "hang", match="*", seconds=20, times=1)
         ended = threading.Event()
         outcome = []
@@ -47,17 +52,18 @@ class TestReadTimeout:
 
         def watched(*args, **kwargs):
             try:
-                return real(*args, **kwargs)
-            except services.CallFailed as f:
-                outcome.append(f.error.code)
-                raise
+                result = real(*args, **kwargs)
+                outcome.append(result.error and result.error.code)
+                return result
             finally:
                 ended.set()
 
         monkeypatch.setattr(services, "call_model", watched)
         started = time.monotonic()
         with pytest.raises(services.InvokeError) as e:
-            services.invoke(prompt, prompt.published_version, {"question": "hi", "max_tokens": 5})
+            services.invoke_prompt(
+                prompt, prompt.published_version, {"question": "hi", "max_tokens": 5}
+            )
         assert e.value.code == "upstream_timeout"
         # the pool's thread is not left waiting on the hanging socket for 20 s
         assert ended.wait(3), "the InvokeModel call outlived the API's timeout"

@@ -1,4 +1,4 @@
-"""The only module that touches boto3: the platform identity, AssumeRole (cached), InvokeModel.
+"""boto3 clients: the platform identity, AssumeRole (cached, single flight), InvokeModel.
 
 Every call goes to an endpoint that passed the endpoint policy, with connect and read
 timeouts, SigV4 signing (never a bearer token from the environment), bounded retries with
@@ -8,25 +8,17 @@ jittered backoff for throttling, and no redirects (botocore does not follow them
 from __future__ import annotations
 
 import contextvars
-import ipaddress
 import logging
 import random
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import boto3
-from botocore.awsrequest import (
-    AWSHTTPConnection,
-    AWSHTTPConnectionPool,
-    AWSHTTPSConnection,
-    AWSHTTPSConnectionPool,
-)
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -39,8 +31,7 @@ from botocore.exceptions import (
 from django.conf import settings
 from django.core.cache import cache
 
-from bedrock import endpoints
-from bedrock.values import InvalidValue
+from bedrock import network
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +82,13 @@ _ASSUMED_ROLE = re.compile(
 @dataclass(frozen=True)
 class AssumedCredentials:
     access_key_id: str
-    secret_access_key: str
-    session_token: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
     expiration: datetime
     assumed_role_arn: str
+    # When and by which session name they were assumed: a later call that reuses them says so.
+    assumed_at: datetime | None = None
+    session_name: str = ""
 
     def fresh(self, margin: int) -> bool:
         return datetime.now(UTC) < self.expiration - timedelta(seconds=margin)
@@ -150,7 +144,7 @@ def _config(**overrides: Any) -> Config:
     return Config(**{**options, **overrides})
 
 
-def _client(
+def get_client(
     service: str,
     endpoint_url: str | None,
     credentials: AssumedCredentials | None,
@@ -179,7 +173,7 @@ def _client(
                     aws_session_token=credentials.session_token,
                 )
             client = cast(Any, _boto_session()).client(service, **kwargs)
-            _pin_connections(client)
+            network.pin(client)
             if service == "bedrock-runtime":
                 client.meta.events.register(
                     "before-sign.bedrock-runtime.InvokeModel", _sign_headers
@@ -202,112 +196,21 @@ def _sign_headers(request: Any, **_: Any) -> None:
         request.headers[name] = value
 
 
-def check_url(url: str, service: str) -> endpoints.Endpoint:
-    """The endpoint policy on the URL, then on the addresses its host resolves to now.
-
-    The second check gives a clear error early; the guarantee is the pinned connection below,
-    which checks the address it actually connects to.
-    """
-    endpoint = endpoints.check_endpoint(url, service, settings.EXTRA_AWS_ENDPOINTS)
-    if not endpoint.extra:
-        try:
-            _allowed_addresses(endpoint.host, 443)
-        except BlockedAddress as e:
-            raise InvalidValue(str(e)) from None
-        except OSError:
-            pass  # unresolvable now: the call reports it as a connection error
-    return endpoint
-
-
-# --- the network boundary: resolved addresses, pinned ---------------------------------------
-#
-# A host name that passed the policy could still resolve to an internal address (a hostile
-# DNS record, or a record that changes between our check and botocore's connect: DNS
-# rebinding). So the check is made where the socket is opened: botocore's connections are
-# replaced (per client) by subclasses whose _new_conn resolves the host once, refuses
-# loopback, link-local (169.254.0.0/16, fe80::/10), private, unique-local, unspecified,
-# multicast and reserved addresses, and connects to exactly the address it checked. The
-# request keeps the host name for the Host header, SigV4, TLS SNI and certificate
-# verification (urllib3 takes those from `host`, only the socket uses `_dns_host`). There is
-# no second lookup, hence no window for rebinding. A hook on botocore's before-send event
-# would check one lookup and connect after another, so it was not chosen. Origins listed in
-# EXTRA_AWS_ENDPOINTS (the sandbox on 127.0.0.1, a VPC endpoint with private addresses) are
-# allowed as they are.
-
-
-class BlockedAddress(OSError):
-    """The host resolves to an address the console must not call."""
-
-
-def _address_allowed(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
-
-
-def _allowed_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
-    """getaddrinfo for host:port, refused (BlockedAddress) if any address is internal."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    blocked = sorted({str(info[4][0]) for info in infos if not _address_allowed(str(info[4][0]))})
-    if blocked or not infos:
-        raise BlockedAddress(
-            f"The host {host} resolves to an internal address ({', '.join(blocked)}), which the "
-            "console does not call. Allow the origin in EXTRA_AWS_ENDPOINTS if it is intended."
-        )
-    return infos
-
-
-def _is_extra_origin(scheme: str, host: str, port: int) -> bool:
-    return endpoints.is_extra_origin(scheme, host, port, settings.EXTRA_AWS_ENDPOINTS)
-
-
-class _PinnedConnectionMixin:
-    scheme = "http"
-    host: str
-    port: int
-    _dns_host: str
-
-    def _new_conn(self) -> socket.socket:
-        if _is_extra_origin(self.scheme, self.host, self.port):
-            return super()._new_conn()  # type: ignore[misc]
-        infos = _allowed_addresses(self._dns_host, self.port)
-        checked = str(infos[0][4][0])
-        name = self._dns_host
-        self._dns_host = checked  # connect to the checked address, no second lookup
-        try:
-            return super()._new_conn()  # type: ignore[misc]
-        finally:
-            self._dns_host = name
-
-
-class _PinnedHTTPConnection(_PinnedConnectionMixin, AWSHTTPConnection):  # type: ignore[misc]
-    scheme = "http"
-
-
-class _PinnedHTTPSConnection(_PinnedConnectionMixin, AWSHTTPSConnection):  # type: ignore[misc]
-    scheme = "https"
-
-
-class _PinnedHTTPPool(AWSHTTPConnectionPool):
-    ConnectionCls = _PinnedHTTPConnection
-
-
-class _PinnedHTTPSPool(AWSHTTPSConnectionPool):
-    ConnectionCls = _PinnedHTTPSConnection
-
-
-def _pin_connections(client: Any) -> None:
-    # botocore has no public hook for its connection classes: its URLLib3Session keeps them in
-    # _pool_classes_by_scheme, shared (the same dict) with its pool managers. A new client has
-    # no pool yet, so every connection it opens is pinned.
-    classes = client._endpoint.http_session._pool_classes_by_scheme
-    classes.update({"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool})
-
-
 # --- platform identity -------------------------------------------------------------------
 
 IDENTITY_CACHE_KEY = "aws:platform-identity"
+
+
+def reset_caches(*, clients: bool = False) -> None:
+    """Forget the cached credentials and platform identity; with clients, the boto3 session and
+    clients too (they read the environment's credentials when made). For tests."""
+    global _session
+    _creds.clear()
+    cache.delete(IDENTITY_CACHE_KEY)
+    if clients:
+        with _session_lock:
+            _clients.clear()
+            _session = None
 
 
 def platform_identity() -> Identity:
@@ -316,7 +219,7 @@ def platform_identity() -> Identity:
     if cached is not None:
         return Identity(**cached)
     try:
-        reply = _client("sts", None, None).get_caller_identity()
+        reply = get_client("sts", None, None).get_caller_identity()
         identity = Identity(arn=reply["Arn"], account=reply["Account"])
         timeout = 24 * 3600
     except NoCredentialsError:
@@ -363,8 +266,8 @@ def assume_role(role_arn: str, external_id: str, sts_endpoint: str, session_name
         hit = _creds.get(key)
         if hit and hit.fresh(margin):
             return Assumed(hit, True, _ms_since(started), 0)
-        check_url(sts_endpoint, "sts")
-        client = _client("sts", sts_endpoint, None)
+        network.check_url(sts_endpoint, "sts")
+        client = get_client("sts", sts_endpoint, None)
         kwargs: dict[str, Any] = {
             "RoleArn": role_arn,
             "RoleSessionName": session_name,
@@ -381,6 +284,8 @@ def assume_role(role_arn: str, external_id: str, sts_endpoint: str, session_name
                 session_token=c["SessionToken"],
                 expiration=c["Expiration"],
                 assumed_role_arn=reply.get("AssumedRoleUser", {}).get("Arn", ""),
+                assumed_at=datetime.now(UTC),
+                session_name=session_name,
             )
         except (KeyError, TypeError, AttributeError):
             # An answer that is not STS's XML (a proxy's HTML page, an empty body).
@@ -415,8 +320,8 @@ def invoke_model(
     AWS_READ_TIMEOUT) bounds each wait on the socket, so an endpoint that sends nothing
     cannot hold the calling thread past it either.
     """
-    check_url(endpoint, "bedrock-runtime")
-    client = _client("bedrock-runtime", endpoint, credentials, read_timeout)
+    network.check_url(endpoint, "bedrock-runtime")
+    client = get_client("bedrock-runtime", endpoint, credentials, read_timeout)
     started = time.monotonic()
     deadline = started + (deadline_s or settings.AWS_READ_TIMEOUT)
     token = _extra_headers.set(tuple(headers))

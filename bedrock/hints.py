@@ -11,11 +11,15 @@ _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.")
 @dataclass(frozen=True)
 class Context:
     principal_arn: str | None
-    role_arn: str
     external_id: str
     sts_endpoint: str
-    model_id: str
     endpoint: str
+
+
+ENDPOINT_NOT_ALLOWED = (
+    "The console only calls AWS endpoints and origins listed in EXTRA_AWS_ENDPOINTS."
+)
+RESPONSE_PATH = "Pick the text in the raw response below to set the Response path to it."
 
 
 def _region(url: str) -> str | None:

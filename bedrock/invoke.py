@@ -1,0 +1,335 @@
+"""`call`: the one path from a configuration and a request to a model's answer.
+
+Connection tests, prompt tests (saved and draft), the Invoke API and the health canary all call
+a model through `call`: it assumes the role (cached), calls InvokeModel (assuming again, once,
+when a cached session turns out to have expired), reads the answer (text, token counts, stop
+reason), maps errors to codes and hints, times every step, says whether the credentials were
+assumed for this call or reused, and tells the observers (`bedrock.observe`) once. It never
+raises for a failed call: the `Result` says what failed, where and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from django.conf import settings
+
+from bedrock import client, families, hints, observe
+from bedrock.values import InvalidValue
+
+log = logging.getLogger(__name__)
+
+# The step a call failed at.
+STS = "sts"
+INVOKE = "invoke"
+EXTRACT = "extract"
+
+ENDPOINT_NOT_ALLOWED = "EndpointNotAllowed"
+INVALID_RESPONSE = "InvalidResponse"
+NO_OUTPUT_TEXT = "NoOutputText"
+
+
+class Header(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+
+
+class Configuration(Protocol):
+    """What to call: a saved integration's values or unsaved ones (a form's, a test's snapshot)."""
+
+    @property
+    def role_arn(self) -> str: ...
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def sts_endpoint(self) -> str: ...
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def headers(self) -> Iterable[Header]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The InvokeModel body, and where the answer is (None: where the model's family puts it)."""
+
+    body: bytes
+    paths: families.ResponsePaths | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The temporary credentials a call used: assumed for it, or reused from an earlier call."""
+
+    reused: bool
+    assumed_at: datetime | None
+    role_arn: str
+    session_name: str  # the session they were assumed under (an earlier call's when reused)
+    assumed_role_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    session_name: str
+    # Bounds the whole model call, the HTTP read included (no thread outlives it); None: the
+    # AWS_READ_TIMEOUT setting.
+    deadline_s: float | None = None
+    # Called once the role is assumed, before the model is called (a test shows the step).
+    on_assumed: Callable[[Credentials, int], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Milliseconds; None for a step that was not reached."""
+
+    sts_ms: int | None = None
+    model_ms: int | None = None
+    total_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    step: str  # STS, INVOKE or EXTRACT
+    code: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    text: str | None
+    usage: Usage
+    stop_reason: str | None
+    timings: Timings
+    error: Error | None
+    request_id: str = ""
+    http_status: int | None = None
+    credentials: Credentials | None = None
+    raw: bytes = b""  # the answer's first RAW_RESPONSE_LIMIT bytes
+    raw_bytes: int | None = None
+    raw_truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def call(
+    config: Configuration, request: Request, options: Options, context: observe.CallContext
+) -> Result:
+    """Call the configured model with the request; tell the observers what happened, once."""
+    started = time.monotonic()
+    try:
+        result = _call(config, request, options, started)
+    except BaseException:
+        observe.notify(context, observe.CallOutcome(ok=False, error_code="InternalError"))
+        raise
+    observe.notify(context, _outcome(result, request, context))
+    return result
+
+
+def _outcome(result: Result, request: Request, context: observe.CallContext) -> observe.CallOutcome:
+    keep = context.keep_bodies
+    return observe.CallOutcome(
+        ok=result.ok,
+        error_code=result.error.code if result.error else "",
+        http_status=result.http_status,
+        total_ms=result.timings.total_ms,
+        sts_ms=result.timings.sts_ms,
+        model_ms=result.timings.model_ms,
+        input_tokens=result.usage.input_tokens,
+        output_tokens=result.usage.output_tokens,
+        request_id=result.request_id,
+        credentials_reused=result.credentials.reused if result.credentials else None,
+        request_body=request.body.decode("utf-8", errors="replace") if keep else None,
+        response_body=result.raw.decode("utf-8", errors="replace") if keep else None,
+    )
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _hint_context(config: Configuration) -> hints.Context:
+    return hints.Context(
+        principal_arn=client.platform_identity().arn,
+        external_id=config.external_id,
+        sts_endpoint=config.sts_endpoint,
+        endpoint=config.endpoint,
+    )
+
+
+def _credentials(config: Configuration, assumed: client.Assumed) -> Credentials:
+    c = assumed.credentials
+    return Credentials(
+        reused=assumed.cached,
+        assumed_at=c.assumed_at,
+        role_arn=config.role_arn,
+        session_name=c.session_name,
+        assumed_role_arn=c.assumed_role_arn,
+    )
+
+
+def _failed(
+    started: float,
+    step: str,
+    code: str,
+    message: str,
+    hint: str,
+    *,
+    sts_ms: int | None = None,
+    model_ms: int | None = None,
+    http_status: int | None = None,
+    request_id: str = "",
+    credentials: Credentials | None = None,
+) -> Result:
+    return Result(
+        text=None,
+        usage=Usage(),
+        stop_reason=None,
+        timings=Timings(sts_ms, model_ms, _ms_since(started)),
+        error=Error(step, code[:100], message[:2000], hint),
+        request_id=request_id[:100],
+        http_status=http_status,
+        credentials=credentials,
+    )
+
+
+def _assume(config: Configuration, session_name: str) -> client.Assumed:
+    return client.assume_role(
+        config.role_arn, config.external_id, config.sts_endpoint, session_name
+    )
+
+
+def _call(config: Configuration, request: Request, options: Options, started: float) -> Result:
+    try:
+        assumed = _assume(config, options.session_name)
+    except client.AwsCallFailed as e:
+        return _failed(
+            started,
+            STS,
+            e.code,
+            e.message,
+            hints.for_sts(e.code, e.message, _hint_context(config)),
+            sts_ms=e.elapsed_ms,
+            http_status=e.http_status,
+            request_id=e.request_id,
+        )
+    except InvalidValue as e:
+        return _failed(started, STS, ENDPOINT_NOT_ALLOWED, str(e), hints.ENDPOINT_NOT_ALLOWED)
+    sts_ms = assumed.elapsed_ms
+    credentials = _credentials(config, assumed)
+    if options.on_assumed is not None:
+        options.on_assumed(credentials, sts_ms)
+
+    headers = [(h.name, h.value) for h in config.headers]
+
+    def invoke(creds: client.AssumedCredentials) -> client.Invocation:
+        return client.invoke_model(
+            config.endpoint,
+            config.model_id,
+            request.body,
+            headers,
+            creds,
+            keep_bytes=settings.RAW_RESPONSE_LIMIT,
+            deadline_s=options.deadline_s,
+            # The caller's deadline also bounds the HTTP call, so no thread outlives it.
+            read_timeout=options.deadline_s,
+        )
+
+    model_started = time.monotonic()
+    try:
+        try:
+            invocation = invoke(assumed.credentials)
+        except client.AwsCallFailed as e:
+            if e.code not in client.EXPIRED_TOKEN_CODES:
+                raise
+            # The cached session ended early (revoked or clock skew): assume again, once.
+            client.forget_credentials(config.role_arn, config.external_id, config.sts_endpoint)
+            assumed = _assume(config, options.session_name)
+            sts_ms += assumed.elapsed_ms
+            credentials = _credentials(config, assumed)
+            invocation = invoke(assumed.credentials)
+    except client.AwsCallFailed as e:
+        return _failed(
+            started,
+            INVOKE,
+            e.code,
+            e.message,
+            hints.for_invoke(e.code, e.message, _hint_context(config)),
+            sts_ms=sts_ms,
+            model_ms=e.elapsed_ms if e.elapsed_ms is not None else _ms_since(model_started),
+            http_status=e.http_status,
+            request_id=e.request_id,
+            credentials=credentials,
+        )
+    except InvalidValue as e:
+        return _failed(
+            started,
+            INVOKE,
+            ENDPOINT_NOT_ALLOWED,
+            str(e),
+            hints.ENDPOINT_NOT_ALLOWED,
+            sts_ms=sts_ms,
+            credentials=credentials,
+        )
+    return _read(config, request, invocation, credentials, sts_ms, started)
+
+
+def _read(
+    config: Configuration,
+    request: Request,
+    inv: client.Invocation,
+    credentials: Credentials,
+    sts_ms: int,
+    started: float,
+) -> Result:
+    family = families.detect_family(config.model_id)
+    try:
+        data = json.loads(inv.body)
+    except ValueError:
+        data = None
+    # Parsed once; an answer that is not a JSON object is read from its bytes to say why.
+    shaped = isinstance(data, dict)
+    answer = families.extract(
+        family, data if shaped else inv.body, inv.headers, paths=request.paths
+    )
+    error = None
+    if answer.text is None:
+        code = NO_OUTPUT_TEXT if shaped else INVALID_RESPONSE
+        message = answer.text_error or "The response holds no output text."
+        hint = (
+            hints.RESPONSE_PATH
+            if request.paths is not None
+            else hints.for_invoke(code, message, _hint_context(config))
+        )
+        error = Error(EXTRACT, code, message[:2000], hint)
+    return Result(
+        text=answer.text,
+        usage=Usage(answer.input_tokens, answer.output_tokens),
+        stop_reason=answer.stop_reason,
+        timings=Timings(sts_ms, inv.elapsed_ms, _ms_since(started)),
+        error=error,
+        request_id=inv.request_id[:100],
+        http_status=inv.http_status,
+        credentials=credentials,
+        raw=inv.body[: settings.RAW_RESPONSE_LIMIT],
+        raw_bytes=inv.body_bytes,
+        raw_truncated=inv.truncated,
+    )
