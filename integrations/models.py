@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +176,9 @@ class BedrockModel(HoldsConfiguration, models.Model):
         )
 
 
+_ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/(.+)")
+
+
 class TestRun(models.Model):
     """What every test the worker runs records; connection tests and prompt tests share it.
 
@@ -189,7 +193,11 @@ class TestRun(models.Model):
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Whether the call reused credentials assumed earlier (by another test or call), when they
+    # were assumed, and as which role session (arn:...:assumed-role/<role>/<session>).
     credentials_cached = models.BooleanField(null=True)
+    credentials_assumed_at = models.DateTimeField(null=True, blank=True)
+    assumed_role_arn = models.CharField(max_length=2048, blank=True)
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
     hint = models.TextField(blank=True)
@@ -221,6 +229,17 @@ class TestRun(models.Model):
     def succeeded(self) -> bool:
         return self.status == "succeeded"  # type: ignore[attr-defined]
 
+    @property
+    def credentials_session(self) -> str:
+        """The role session the credentials were assumed under (an earlier call's if reused)."""
+        m = _ASSUMED_ROLE.fullmatch(self.assumed_role_arn)
+        return m[4] if m else ""
+
+    @property
+    def credentials_role(self) -> str:
+        m = _ASSUMED_ROLE.fullmatch(self.assumed_role_arn)
+        return f"arn:{m[1]}:iam::{m[2]}:role/{m[3]}" if m else ""
+
     def audit_subject(self) -> tuple[models.Model, dict[str, Any]]:
         """What the audit trail files this test under, and what it notes about it."""
         raise NotImplementedError
@@ -229,6 +248,12 @@ class TestRun(models.Model):
         meta: dict[str, Any] = {"test_id": self.pk, "status": self.status}  # type: ignore[attr-defined]
         if self.failed_step:  # type: ignore[attr-defined]
             meta.update(failed_step=self.failed_step, error_code=self.error_code)  # type: ignore[attr-defined]
+        if self.credentials_cached is not None:
+            meta["credentials"] = "reused" if self.credentials_cached else "assumed"
+            if self.credentials_assumed_at is not None:
+                meta["credentials_assumed_at"] = self.credentials_assumed_at.isoformat()
+            if self.assumed_role_arn:
+                meta["assumed_role_arn"] = self.assumed_role_arn
         return meta
 
 
@@ -272,7 +297,6 @@ class ConnectionTest(HoldsConfiguration, TestRun):
     # What happened.
     principal_arn = models.CharField(max_length=2048, blank=True)
     session_name = models.CharField(max_length=64, blank=True)
-    assumed_role_arn = models.CharField(max_length=2048, blank=True)
     failed_step = models.CharField(max_length=10, choices=Step, blank=True)
     output_text = models.TextField(blank=True)
     raw_response_bytes = models.PositiveIntegerField(null=True, blank=True)

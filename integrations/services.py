@@ -72,6 +72,7 @@ def run_test(test_id: int) -> None:
             status=Status.INVOKING,
             sts_ms=sts_ms,
             credentials_cached=credentials.reused,
+            credentials_assumed_at=credentials.assumed_at,
             principal_arn=principal,
             session_name=session_name,
             assumed_role_arn=credentials.assumed_role_arn,
@@ -99,6 +100,7 @@ def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None
         fields.update(
             sts_ms=result.timings.sts_ms,
             credentials_cached=result.credentials.reused,
+            credentials_assumed_at=result.credentials.assumed_at,
             assumed_role_arn=result.credentials.assumed_role_arn,
         )
     if result.http_status is not None or result.timings.model_ms is not None:

@@ -323,7 +323,11 @@ def run_test(test_id: int) -> None:
         "request_id": result.request_id,
     }
     if result.credentials is not None:
-        fields["credentials_cached"] = result.credentials.reused
+        fields.update(
+            credentials_cached=result.credentials.reused,
+            credentials_assumed_at=result.credentials.assumed_at,
+            assumed_role_arn=result.credentials.assumed_role_arn,
+        )
     if result.raw_bytes is not None:
         fields.update(
             raw_response=result.raw.decode("utf-8", errors="replace"),

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from audit.models import AuditEvent
 from integrations.models import ConnectionTest
 from tests.conftest import wait_for_test
 from tests.integrations.helpers import form_data, fresh_role
@@ -103,6 +104,41 @@ class TestWithWorker:
             assert wait_for_test(test.pk).status == "succeeded"
         assert sandbox.state.stats()["assume_role_calls"] == 1
         assert ConnectionTest.objects.filter(credentials_cached=True).count() == 5
+
+    def test_a_result_says_whether_credentials_were_assumed_or_reused(
+        self, alice_client, sandbox, celery_worker
+    ):
+        role = fresh_role(sandbox)
+        post_test(alice_client, **role)
+        first = wait_for_test(ConnectionTest.objects.get().pk)
+        post_test(alice_client, **role)
+        second = wait_for_test(ConnectionTest.objects.exclude(pk=first.pk).get().pk)
+        assert (first.credentials_cached, second.credentials_cached) == (False, True)
+        assert first.credentials_assumed_at is not None
+        assert second.credentials_assumed_at == first.credentials_assumed_at
+        # the reused credentials are the first test's session, not the second test's
+        assert second.credentials_session == first.session_name != second.session_name
+        assert second.credentials_role == role["role_arn"]
+
+        r = alice_client.get(f"/integrations/tests/{first.pk}/?for_form=1", **HTMX)
+        assert "Assumed for this test" in r.text and "Reused" not in r.text
+        assert first.session_name in r.text
+        r = alice_client.get(f"/integrations/tests/{second.pk}/?for_form=1", **HTMX)
+        when = first.credentials_assumed_at.strftime("%Y-%m-%d %H:%M:%S")
+        assert f"Reused: assumed at {when} UTC by an earlier call" in r.text
+        assert f"session <code>{first.session_name}</code>" in r.text
+        assert f"role <code>{role['role_arn']}</code>" in r.text
+
+        finished = {
+            e.changes["test_id"]: e.changes
+            for e in AuditEvent.objects.filter(action=AuditEvent.Action.TEST_FINISHED)
+        }
+        assert finished[first.pk]["credentials"] == "assumed"
+        assert finished[second.pk]["credentials"] == "reused"
+        assert finished[second.pk]["assumed_role_arn"] == first.assumed_role_arn
+        assert finished[second.pk]["credentials_assumed_at"] == (
+            first.credentials_assumed_at.isoformat()
+        )
 
 
 @pytest.mark.django_db

@@ -4,9 +4,12 @@ import json
 
 import pytest
 
+from audit.models import AuditEvent
+from integrations.models import BedrockModel
 from prompts_library import services
 from prompts_library.models import PromptTest
 from tests.conftest import wait_for_test
+from tests.integrations.helpers import fresh_role
 from tests.prompts.fixtures import make_prompt
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -31,6 +34,30 @@ class TestOnTheWorker:
         assert done.sts_ms is not None and done.invoke_ms is not None
         assert json.loads(done.raw_response)["type"] == "message"
         assert done.request_id
+
+    def test_a_result_says_whether_credentials_were_assumed_or_reused(
+        self, alice, alice_client, sandbox, celery_worker
+    ):
+        prompt = make_prompt(alice)
+        # a role no worker has assumed yet, so the first test assumes it
+        BedrockModel.objects.filter(pk=prompt.integration_id).update(**fresh_role(sandbox))
+        version = prompt.versions.get()
+        first = wait_for_prompt_test(services.start_test(prompt, version, alice).pk)
+        second = wait_for_prompt_test(services.start_test(prompt, version, alice).pk)
+        assert first.status == second.status == "succeeded"
+        assert (first.credentials_cached, second.credentials_cached) == (False, True)
+        assert second.credentials_assumed_at == first.credentials_assumed_at is not None
+        assert second.credentials_session == first.credentials_session != ""
+        r = alice_client.get(f"/prompts/tests/{second.pk}/", **HTMX)
+        when = second.credentials_assumed_at.strftime("%Y-%m-%d %H:%M:%S")
+        assert f"Reused: assumed at {when} UTC by an earlier call" in r.text
+        assert f"session <code>{second.credentials_session}</code>" in r.text
+        r = alice_client.get(f"/prompts/tests/{first.pk}/", **HTMX)
+        assert "Assumed for this test" in r.text and "Reused" not in r.text
+        finished = AuditEvent.objects.filter(action=AuditEvent.Action.TEST_FINISHED)
+        meta = next(e.changes for e in finished if e.changes.get("test_id") == second.pk)
+        assert meta["credentials"] == "reused"
+        assert meta["assumed_role_arn"] == second.assumed_role_arn
 
     def test_an_empty_response_says_why_nothing_was_extracted(self, alice, sandbox, celery_worker):
         sandbox.state.add_fault("invoke", "empty_object", match="*", times=1)
