@@ -11,7 +11,7 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final
 
 import jmespath
@@ -194,12 +194,20 @@ def detect_family(model_id_or_ref: str | ModelRef | None) -> Family | None:
     if model_id_or_ref is None:
         return None
     if isinstance(model_id_or_ref, ModelRef):
-        ref = model_id_or_ref
-    else:
-        try:
-            ref = parse_model_id(model_id_or_ref)
-        except InvalidValue:
-            return None
+        return _family_of(model_id_or_ref)
+    return _family_of_id(model_id_or_ref)
+
+
+@lru_cache(maxsize=1024)
+def _family_of_id(model_id: str) -> Family | None:
+    # Every model call asks for its family: parse each id once.
+    try:
+        return _family_of(parse_model_id(model_id))
+    except InvalidValue:
+        return None
+
+
+def _family_of(ref: ModelRef) -> Family | None:
     base = ref.base_model_id
     if not base:
         return None
