@@ -1,15 +1,19 @@
 import csv
 from typing import Any
+from urllib.parse import urlencode
 
-from django.apps import apps
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.core.validators import validate_ipv46_address
 from django.db import router, transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from audit import recorder
+from audit import describe, filters, recorder
 from audit.models import AuditEvent
 from config.admin import ReadOnlyAdminMixin
 
@@ -68,15 +72,19 @@ class AuditedModelAdmin(admin.ModelAdmin):
             super().delete_queryset(request, queryset)
 
 
+FORMULA_STARTS = frozenset("=+-@\t\r;|")
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
 
 
 def _safe_cell(value: Any) -> str:
-    # Spreadsheets run cells that start with = + - @ as formulas: keep them text.
+    # Spreadsheets run cells that start with = + - @ as formulas (and some split cells on ; or |
+    # first): keep them text.
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 class CappedCountPaginator(Paginator):
@@ -95,36 +103,71 @@ class CappedCountPaginator(Paginator):
         return queryset.order_by()[: self.cap].count()
 
 
-class ObjectTypeFilter(admin.SimpleListFilter):
-    """The installed models, without reading the distinct values of a million rows."""
-
-    title = "object type"
-    parameter_name = "object_type"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return sorted((m._meta.label_lower, m._meta.label_lower) for m in apps.get_models())
-
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
-        return queryset.filter(object_type=self.value()) if self.value() else queryset
-
-
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "created", "actor_repr", "action", "object_type", "object_link", "ip")
-    # No date_hierarchy: it reads the distinct days of the whole table; "created" filters by date.
-    list_filter = ("action", ObjectTypeFilter, "actor", "created")
-    search_fields = ("=object_id", "object_repr", "actor_repr", "ip", "user_agent")
+    list_display = ("id", "created", "actor_repr", "action", "kind", "object_link", "summary", "ip")
+    list_display_links = ("id", "created")
+    # No date_hierarchy: it reads the distinct days of the whole table; "date" is a from/to form.
+    list_filter = (
+        filters.TimelineFilter,
+        "action",
+        filters.KindFilter,
+        filters.OutcomeFilter,
+        "actor",
+        filters.DateRangeFilter,
+    )
+    search_help_text = "Search by object name, actor or IP address."
+    search_fields = ("object_repr", "actor_repr", "ip")  # see get_search_results
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     paginator = CappedCountPaginator
-    list_select_related = ("actor",)
+    list_select_related = False
     actions = ["export_csv"]
-    readonly_fields = [*CSV_FIELDS[1:], "actor"]
+    fieldsets = (
+        (None, {"fields": ("created", "actor_name", "action", "kind", "object_with_links")}),
+        ("From where", {"fields": ("ip", "user_agent")}),
+        ("What changed", {"fields": ("change_table",)}),
+        ("Chain", {"fields": ("id", "prev_hash", "hash")}),
+    )
+    readonly_fields = [
+        "id",
+        "created",
+        "actor_name",
+        "action",
+        "kind",
+        "object_with_links",
+        "ip",
+        "user_agent",
+        "change_table",
+        "prev_hash",
+        "hash",
+    ]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         # Token uses are written beside the chain and chained in batches: show them all.
         recorder.chain_pending()
         return super().changelist_view(request, extra_context)
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # A timeline reads in order, oldest first; the list shows the latest first.
+        if filters.is_timeline(request):
+            return ("created", "id")
+        return ("-created", "-id")
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        """By object name or actor (contains, any case), or by IP address (exactly)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        q = Q(object_repr__icontains=term) | Q(actor_repr__icontains=term)
+        try:
+            validate_ipv46_address(term)
+        except ValidationError:
+            pass
+        else:
+            q |= Q(ip=term)
+        return queryset.filter(q), False
 
     def get_paginator(
         self,
@@ -136,20 +179,84 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ) -> Paginator:
         # Enough rows counted to reach the page asked for, and ten pages past it.
         raw = request.GET.get("p", "")
-        page = int(raw) if raw.isdigit() else 1
+        page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else 1
         cap = max(10_000, (page + 10) * per_page)
         return CappedCountPaginator(queryset, per_page, orphans, allow_empty_first_page, cap=cap)
 
+    @admin.display(description="Kind of object", ordering="object_type")
+    def kind(self, obj: AuditEvent) -> str:
+        return describe.kind_name(obj.object_type)
+
+    @admin.display(description="Actor")
+    def actor_name(self, obj: AuditEvent) -> str:
+        return obj.actor_repr or "nobody signed in"
+
+    @admin.display(description="Change")
+    def summary(self, obj: AuditEvent) -> str:
+        return describe.summary(obj)
+
     @admin.display(description="Object")
     def object_link(self, obj: AuditEvent) -> str:
-        if not obj.object_type:
+        """The object's timeline."""
+        if not obj.object_type or not obj.object_id:
             return obj.object_repr
         return format_html(
-            '<a href="?object_type={}&amp;object_id={}">{}</a>',
+            '<a href="?object_type={}&amp;object_id={}" title="History of this object">{}</a>',
             obj.object_type,
             obj.object_id,
             obj.object_repr or f"#{obj.object_id}",
         )
+
+    @admin.display(description="Object")
+    def object_with_links(self, obj: AuditEvent) -> str:
+        name = obj.object_repr or (f"#{obj.object_id}" if obj.object_id else "—")
+        links = describe.links(obj)
+        parts = [("Open in the console", links.console), ("Open in admin", links.admin)]
+        if obj.object_type and obj.object_id:
+            timeline = reverse("admin:audit_auditevent_changelist")
+            timeline += (
+                f"?{urlencode({'object_type': obj.object_type, 'object_id': obj.object_id})}"
+            )
+            parts.append(("History", timeline))
+        shown = format_html_join(" · ", '<a href="{}">{}</a>', ((u, t) for t, u in parts if u))
+        gone = "" if links.console or links.admin or not obj.object_id else " (no longer exists)"
+        return format_html("{}{} {}", name, gone, shown)
+
+    @admin.display(description="Change")
+    def change_table(self, obj: AuditEvent) -> str:
+        shown = describe.readable(obj)
+        if not shown.rows and not shown.details:
+            return "—"
+        rows = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
+            ((r.field, r.before, r.after) for r in shown.rows),
+        )
+        table = (
+            format_html(
+                '<table class="audit-changes"><thead><tr><th scope="col">Field</th>'
+                '<th scope="col">Before</th><th scope="col">After</th></tr></thead>'
+                "<tbody>{}</tbody></table>",
+                rows,
+            )
+            if shown.rows
+            else ""
+        )
+        details = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td>{}</td></tr>',
+            ((d.field, d.value) for d in shown.details),
+        )
+        more = (
+            format_html(
+                '<table class="audit-details"><thead><tr><th scope="col">Detail</th>'
+                '<th scope="col">Value</th></tr></thead><tbody>{}</tbody></table>',
+                details,
+            )
+            if shown.details
+            else ""
+        )
+        return format_html("{}{}", table, more)
 
     def has_export_audit_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_AUDIT)

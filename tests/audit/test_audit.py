@@ -243,7 +243,7 @@ class TestAdmin:
         make_integration()
         page = alice_client.get(self.URL, {"q": "Haiku"})
         assert page.status_code == 200
-        for title in ("By action", "By object type", "By actor", "By created"):
+        for title in ("By action", "By kind of object", "By actor", "By date", "By test outcome"):
             assert title in page.text
         from audit.admin import AuditEventAdmin
 
@@ -290,4 +290,8 @@ class TestAdmin:
         page = alice_client.get(link.replace("&amp;", "&"))
         assert page.status_code == 200
         assert list(page.context["cl"].result_list)
-        assert all(e.object_id == str(prompt.pk) for e in page.context["cl"].result_list)
+        versions = {str(pk) for pk in prompt.versions.values_list("pk", flat=True)}
+        for e in page.context["cl"].result_list:
+            assert (e.object_type, e.object_id) == ("prompts_library.prompt", str(prompt.pk)) or (
+                e.object_type == "prompts_library.promptversion" and e.object_id in versions
+            )
