@@ -1,38 +1,32 @@
-import csv
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.core.validators import validate_ipv46_address
 from django.db import router, transaction
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import reverse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from audit import describe, filters, recorder
+from audit import describe, export, filters, recorder, verify
 from audit.models import AuditEvent
 from config.admin import ReadOnlyAdminMixin
 
 EXPORT_AUDIT = "audit.export_audit"
-
-CSV_FIELDS = (
-    "id",
-    "created",
-    "actor_repr",
-    "ip",
-    "user_agent",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "changes",
-    "prev_hash",
-    "hash",
-)
+VERIFY_AUDIT = "audit.verify_audit"
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -70,21 +64,6 @@ class AuditedModelAdmin(admin.ModelAdmin):
             for obj in queryset:
                 recorder.record_delete(obj)
             super().delete_queryset(request, queryset)
-
-
-FORMULA_STARTS = frozenset("=+-@\t\r;|")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe_cell(value: Any) -> str:
-    # Spreadsheets run cells that start with = + - @ as formulas (and some split cells on ; or |
-    # first): keep them text.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 class CappedCountPaginator(Paginator):
@@ -144,10 +123,57 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "hash",
     ]
 
+    change_list_template = "admin/audit/auditevent/review_list.html"
+
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         # Token uses are written beside the chain and chained in batches: show them all.
         recorder.chain_pending()
-        return super().changelist_view(request, extra_context)
+        query = request.GET.copy()
+        query.pop("p", None)
+        context = {
+            "chain_state": verify.state(),
+            "can_verify": request.user.has_perm(VERIFY_AUDIT),
+            "can_export": request.user.has_perm(EXPORT_AUDIT),
+            "export_query": query.urlencode(),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path(
+                "export.<str:fmt>",
+                self.admin_site.admin_view(self.export_view),
+                name="audit_auditevent_export",
+            ),
+            path(
+                "verify/",
+                self.admin_site.admin_view(self.verify_view),
+                name="audit_auditevent_verify",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def verify_view(self, request: HttpRequest) -> HttpResponse:
+        """An Administrator asks for the chain to be verified again, now (by a worker)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm(VERIFY_AUDIT):
+            raise PermissionDenied
+        try:
+            verify.request_check()
+        except verify.CheckNotStarted:
+            self.message_user(
+                request,
+                "The re-check could not start: the task queue cannot be reached. Try again "
+                "when it is back, or run manage.py verify_audit_chain.",
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request, "Re-check started. Reload this page in a moment to see its result."
+            )
+        return redirect("admin:audit_auditevent_changelist")
 
     def get_ordering(self, request: HttpRequest) -> Any:
         # A timeline reads in order, oldest first; the list shows the latest first.
@@ -262,26 +288,34 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.has_perm(EXPORT_AUDIT)
 
     @admin.action(description="Export the selected events as CSV", permissions=["export_audit"])
-    def export_csv(
-        self, request: HttpRequest, queryset: Any
-    ) -> HttpResponse | StreamingHttpResponse:
+    def export_csv(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
+        return self._export(request, queryset, "csv", {"selected": "yes"})
+
+    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponseBase:
+        """The events of the list as filtered (same URL parameters), in CSV or JSON Lines."""
+        if fmt not in export.FORMATS:
+            raise Http404("No such export format.")
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        recorder.chain_pending()
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("These filters are not valid: correct them in the list.")
+        query = request.GET.copy()
+        query.pop("p", None)
+        return self._export(request, queryset, fmt, {"filters": query.urlencode()})
+
+    def _export(
+        self, request: HttpRequest, queryset: Any, fmt: str, what: dict[str, str]
+    ) -> HttpResponseBase:
         if not request.user.has_perm(EXPORT_AUDIT):
-            return HttpResponse(status=403)
-        rows = queryset.order_by("id")
+            raise PermissionDenied
+        # The export is on record; what it holds ends with the last event before it.
+        upto = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         recorder.record(
             AuditEvent.Action.EXPORT,
             object_type="audit.auditevent",
-            changes={"events": rows.count()},
+            changes={"format": fmt, **what, "up_to_event": upto},
         )
-        writer = csv.writer(_Echo())
-
-        def lines():
-            yield writer.writerow(CSV_FIELDS)
-            for event in rows.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [_safe_cell(getattr(event, f)) for f in CSV_FIELDS]  # changes are masked
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
-        return response
+        return export.response(queryset.filter(id__lte=upto), fmt)

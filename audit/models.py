@@ -64,7 +64,10 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "-created"], name="audit_actor_created"),
         ]
         # The console's other permissions (run_tests, …) live in accounts.Console.
-        permissions = [("export_audit", "Can export the audit trail")]
+        permissions = [
+            ("export_audit", "Can export the audit trail"),
+            ("verify_audit", "Can re-check the audit trail's chain"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.object_type} {self.object_repr}".strip()
@@ -120,3 +123,29 @@ class PendingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"pending #{self.pk} {self.action} {self.object_type} {self.object_repr}".strip()
+
+
+class ChainState(models.Model):
+    """One row: what the last verification of the chain found (audit.verify.check).
+
+    Written by the periodic task and by an Administrator's re-check; read by the audit list and
+    by the console's alert for Administrators, so that nobody needs a shell to know.
+    """
+
+    checked_at = models.DateTimeField(null=True, blank=True)
+    events_checked = models.BigIntegerField(default=0)
+    # The last event found intact (the chain verifies up to it).
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    # The first broken link, when there is one, and what is wrong with it.
+    broken_event_id = models.BigIntegerField(null=True, blank=True)
+    broken_event = models.CharField(max_length=500, blank=True)
+    problem = models.CharField(max_length=500, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "broken" if self.is_broken else "intact"
+
+    @property
+    def is_broken(self) -> bool:
+        return bool(self.problem)

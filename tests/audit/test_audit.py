@@ -259,7 +259,7 @@ class TestAdmin:
             self.URL + "?object_type=integrations.bedrockmodel",
             {"action": "export_csv", "_selected_action": ids, "select_across": "1"},
         )
-        assert r.status_code == 200 and r["Content-Type"] == "text/csv"
+        assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
         body = b"".join(r.streaming_content).decode()
         lines = body.strip().splitlines()
         assert lines[0].startswith("id,created,actor_repr")
@@ -274,7 +274,7 @@ class TestAdmin:
         page = client.get(self.URL)
         assert page.status_code == 200 and "export_csv" not in page.text
         r = client.post(self.URL, {"action": "export_csv", "_selected_action": ids})
-        assert r.status_code != 200 or r.get("Content-Type") != "text/csv"
+        assert r.status_code != 200 or not r.get("Content-Type", "").startswith("text/csv")
 
     def test_integration_and_prompt_pages_link_to_their_history(self, alice_client, sandbox):
         prompt = make_prompt()

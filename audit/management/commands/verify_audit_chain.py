@@ -1,20 +1,20 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.recorder import verify_chain
+from audit import verify
 
 
 class Command(BaseCommand):
     help = "Verify the audit trail's hash chain and name the first broken link."
 
     def handle(self, *args, **options):
-        checked, broken, why = verify_chain()
-        if broken is not None:
+        state = verify.check()  # also what the audit list shows
+        if state.broken_event_id is not None:
             raise CommandError(
-                f"Audit chain broken at event #{broken.pk} ({broken.action} "
-                f"{broken.object_type} {broken.object_repr!r} "
-                f"at {broken.created:%Y-%m-%d %H:%M:%S}): "
-                f"{why}. {checked} events before it are intact."
+                f"Audit chain broken at {state.broken_event}: {state.problem}. "
+                f"{state.events_checked} events before it are intact."
             )
-        if why:
-            raise CommandError(f"Audit chain broken after event {checked}: {why}.")
-        self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {checked} events."))
+        if state.problem:
+            raise CommandError(
+                f"Audit chain broken after event {state.events_checked}: {state.problem}."
+            )
+        self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {state.events_checked} events."))
