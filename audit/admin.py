@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from audit import describe, export, filters, recorder, verify
+from audit import archive, describe, export, filters, recorder, verify
 from audit.models import AuditEvent
 from config.admin import ReadOnlyAdminMixin
 
@@ -132,6 +132,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         query.pop("p", None)
         context = {
             "chain_state": verify.state(),
+            "checkpoint": archive.latest_checkpoint(),
             "can_verify": request.user.has_perm(VERIFY_AUDIT),
             "can_export": request.user.has_perm(EXPORT_AUDIT),
             "export_query": query.urlencode(),

@@ -149,3 +149,44 @@ class ChainState(models.Model):
     @property
     def is_broken(self) -> bool:
         return bool(self.problem)
+
+
+class Checkpoint(models.Model):
+    """Where archived events left the chain: signed, so that the rest still verifies.
+
+    Events up to last_event_id were written to an archive file (JSON Lines, audit.export's
+    format) and removed; the chain now starts from last_hash. The signature (an HMAC with
+    SECRET_KEY) lets nobody with only database access move the start of the chain.
+    """
+
+    created = models.DateTimeField()
+    first_event_id = models.BigIntegerField()
+    last_event_id = models.BigIntegerField(unique=True)
+    last_event_at = models.DateTimeField()
+    events = models.BigIntegerField()
+    # The hash the first archived event was chained to (GENESIS or the previous checkpoint's).
+    previous_hash = models.CharField(max_length=64)
+    last_hash = models.CharField(max_length=64)
+    archive_name = models.CharField(max_length=255)
+    archive_sha256 = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-last_event_id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint after event #{self.last_event_id}"
+
+    def signed_fields(self) -> str:
+        return json.dumps(
+            [
+                self.first_event_id,
+                self.last_event_id,
+                self.last_event_at.isoformat(),
+                self.events,
+                self.previous_hash,
+                self.last_hash,
+                self.archive_sha256,
+            ],
+            separators=(",", ":"),
+        )

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from audit import archive
 from audit.models import GENESIS, AuditEvent, ChainHead, ChainState
 
 BROKEN_CACHE_KEY = "audit:chain-state"
@@ -28,11 +29,18 @@ class Outcome:
 
 
 def verify_chain(start_hash: str = GENESIS) -> Outcome:
-    """Walk the chain from the start (pending events are chained first)."""
+    """Walk the chain from its start, or from the latest archive checkpoint (pending events are
+    chained first)."""
     from audit.recorder import chain_pending
 
     chain_pending()
     expected_prev = start_hash
+    checkpoint = archive.latest_checkpoint()
+    if checkpoint is not None:
+        # Older events were archived: the chain continues from the signed checkpoint.
+        if not archive.signature_valid(checkpoint):
+            return Outcome(0, None, None, "the checkpoint of archived events is not validly signed")
+        expected_prev = checkpoint.last_hash
     checked = 0
     last = None
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):

@@ -306,6 +306,15 @@ CELERY_BEAT_SCHEDULE["verify-audit-chain"] = {
     "task": "audit.tasks.verify_audit_chain",
     "schedule": AUDIT_VERIFY_INTERVAL_SECONDS,
 }
+# Audit events older than this many days are archived to AUDIT_ARCHIVE_DIR (JSON Lines) and
+# removed, leaving a signed checkpoint (audit.archive; daily, by beat). Empty: keep forever.
+AUDIT_RETENTION_DAYS = _number("AUDIT_RETENTION_DAYS", int, None)
+AUDIT_ARCHIVE_DIR = Path(env.str("AUDIT_ARCHIVE_DIR", default="") or VAR_DIR / "audit-archive")
+if AUDIT_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["archive-audit-trail"] = {
+        "task": "audit.tasks.archive_audit_trail",
+        "schedule": 24 * 3600.0,
+    }
 if CANARY_ENABLED:
     # Re-tests every saved integration, so a revoked role shows before a feature breaks.
     CELERY_BEAT_SCHEDULE["health-canary"] = {
