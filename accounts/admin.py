@@ -54,6 +54,8 @@ class RoleSafeUserAdmin(AuditedModelAdmin, UserAdmin):
     recorded_links = ("groups", "user_permissions")
     links_action = recorder.Action.ROLES
     change_password_form = RecordedAdminPasswordChangeForm
+    # Adds links to the user's audit timeline and to what the user did.
+    change_form_template = "admin/audit/user_change_form.html"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))

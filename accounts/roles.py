@@ -58,6 +58,7 @@ _ADMINISTER = [
     "accounts.manage_users",
     # The audit app's own permission, beside view_auditevent: the trail's rules live with it.
     "audit.export_audit",
+    "audit.verify_audit",
     "auth.view_user",
     "auth.add_user",
     "auth.change_user",

@@ -1,34 +1,32 @@
-import csv
 from typing import Any
+from urllib.parse import urlencode
 
-from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.core.validators import validate_ipv46_address
 from django.db import router, transaction
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import Q
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from audit import recorder
+from audit import archive, describe, export, filters, recorder, verify
 from audit.models import AuditEvent
 from config.admin import ReadOnlyAdminMixin
 
 EXPORT_AUDIT = "audit.export_audit"
-
-CSV_FIELDS = (
-    "id",
-    "created",
-    "actor_repr",
-    "ip",
-    "user_agent",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "changes",
-    "prev_hash",
-    "hash",
-)
+VERIFY_AUDIT = "audit.verify_audit"
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -68,17 +66,6 @@ class AuditedModelAdmin(admin.ModelAdmin):
             super().delete_queryset(request, queryset)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe_cell(value: Any) -> str:
-    # Spreadsheets run cells that start with = + - @ as formulas: keep them text.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 class CappedCountPaginator(Paginator):
     """Counts at most `cap` rows (SELECT COUNT(*) FROM (... LIMIT cap)), never the whole table.
 
@@ -95,36 +82,119 @@ class CappedCountPaginator(Paginator):
         return queryset.order_by()[: self.cap].count()
 
 
-class ObjectTypeFilter(admin.SimpleListFilter):
-    """The installed models, without reading the distinct values of a million rows."""
-
-    title = "object type"
-    parameter_name = "object_type"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return sorted((m._meta.label_lower, m._meta.label_lower) for m in apps.get_models())
-
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
-        return queryset.filter(object_type=self.value()) if self.value() else queryset
-
-
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "created", "actor_repr", "action", "object_type", "object_link", "ip")
-    # No date_hierarchy: it reads the distinct days of the whole table; "created" filters by date.
-    list_filter = ("action", ObjectTypeFilter, "actor", "created")
-    search_fields = ("=object_id", "object_repr", "actor_repr", "ip", "user_agent")
+    list_display = ("id", "created", "actor_repr", "action", "kind", "object_link", "summary", "ip")
+    list_display_links = ("id", "created")
+    # No date_hierarchy: it reads the distinct days of the whole table; "date" is a from/to form.
+    list_filter = (
+        filters.TimelineFilter,
+        "action",
+        filters.KindFilter,
+        filters.OutcomeFilter,
+        "actor",
+        filters.DateRangeFilter,
+    )
+    search_help_text = "Search by object name, actor or IP address."
+    search_fields = ("object_repr", "actor_repr", "ip")  # see get_search_results
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     paginator = CappedCountPaginator
-    list_select_related = ("actor",)
+    list_select_related = False
     actions = ["export_csv"]
-    readonly_fields = [*CSV_FIELDS[1:], "actor"]
+    fieldsets = (
+        (None, {"fields": ("created", "actor_name", "action", "kind", "object_with_links")}),
+        ("From where", {"fields": ("ip", "user_agent")}),
+        ("What changed", {"fields": ("change_table",)}),
+        ("Chain", {"fields": ("id", "prev_hash", "hash")}),
+    )
+    readonly_fields = [
+        "id",
+        "created",
+        "actor_name",
+        "action",
+        "kind",
+        "object_with_links",
+        "ip",
+        "user_agent",
+        "change_table",
+        "prev_hash",
+        "hash",
+    ]
+
+    change_list_template = "admin/audit/auditevent/review_list.html"
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         # Token uses are written beside the chain and chained in batches: show them all.
         recorder.chain_pending()
-        return super().changelist_view(request, extra_context)
+        query = request.GET.copy()
+        query.pop("p", None)
+        context = {
+            "chain_state": verify.state(),
+            "checkpoint": archive.latest_checkpoint(),
+            "can_verify": request.user.has_perm(VERIFY_AUDIT),
+            "can_export": request.user.has_perm(EXPORT_AUDIT),
+            "export_query": query.urlencode(),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path(
+                "export.<str:fmt>",
+                self.admin_site.admin_view(self.export_view),
+                name="audit_auditevent_export",
+            ),
+            path(
+                "verify/",
+                self.admin_site.admin_view(self.verify_view),
+                name="audit_auditevent_verify",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def verify_view(self, request: HttpRequest) -> HttpResponse:
+        """An Administrator asks for the chain to be verified again, now (by a worker)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm(VERIFY_AUDIT):
+            raise PermissionDenied
+        try:
+            verify.request_check()
+        except verify.CheckNotStarted:
+            self.message_user(
+                request,
+                "The re-check could not start: the task queue cannot be reached. Try again "
+                "when it is back, or run manage.py verify_audit_chain.",
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request, "Re-check started. Reload this page in a moment to see its result."
+            )
+        return redirect("admin:audit_auditevent_changelist")
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # A timeline reads in order, oldest first; the list shows the latest first.
+        if filters.is_timeline(request):
+            return ("created", "id")
+        return ("-created", "-id")
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        """By object name or actor (contains, any case), or by IP address (exactly)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        q = Q(object_repr__icontains=term) | Q(actor_repr__icontains=term)
+        try:
+            validate_ipv46_address(term)
+        except ValidationError:
+            pass
+        else:
+            q |= Q(ip=term)
+        return queryset.filter(q), False
 
     def get_paginator(
         self,
@@ -136,45 +206,117 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ) -> Paginator:
         # Enough rows counted to reach the page asked for, and ten pages past it.
         raw = request.GET.get("p", "")
-        page = int(raw) if raw.isdigit() else 1
+        page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else 1
         cap = max(10_000, (page + 10) * per_page)
         return CappedCountPaginator(queryset, per_page, orphans, allow_empty_first_page, cap=cap)
 
+    @admin.display(description="Kind of object", ordering="object_type")
+    def kind(self, obj: AuditEvent) -> str:
+        return describe.kind_name(obj.object_type)
+
+    @admin.display(description="Actor")
+    def actor_name(self, obj: AuditEvent) -> str:
+        return obj.actor_repr or "nobody signed in"
+
+    @admin.display(description="Change")
+    def summary(self, obj: AuditEvent) -> str:
+        return describe.summary(obj)
+
     @admin.display(description="Object")
     def object_link(self, obj: AuditEvent) -> str:
-        if not obj.object_type:
+        """The object's timeline."""
+        if not obj.object_type or not obj.object_id:
             return obj.object_repr
         return format_html(
-            '<a href="?object_type={}&amp;object_id={}">{}</a>',
+            '<a href="?object_type={}&amp;object_id={}" title="History of this object">{}</a>',
             obj.object_type,
             obj.object_id,
             obj.object_repr or f"#{obj.object_id}",
         )
 
+    @admin.display(description="Object")
+    def object_with_links(self, obj: AuditEvent) -> str:
+        name = obj.object_repr or (f"#{obj.object_id}" if obj.object_id else "—")
+        links = describe.links(obj)
+        parts = [("Open in the console", links.console), ("Open in admin", links.admin)]
+        if obj.object_type and obj.object_id:
+            timeline = reverse("admin:audit_auditevent_changelist")
+            timeline += (
+                f"?{urlencode({'object_type': obj.object_type, 'object_id': obj.object_id})}"
+            )
+            parts.append(("History", timeline))
+        shown = format_html_join(" · ", '<a href="{}">{}</a>', ((u, t) for t, u in parts if u))
+        gone = "" if links.console or links.admin or not obj.object_id else " (no longer exists)"
+        return format_html("{}{} {}", name, gone, shown)
+
+    @admin.display(description="Change")
+    def change_table(self, obj: AuditEvent) -> str:
+        shown = describe.readable(obj)
+        if not shown.rows and not shown.details:
+            return "—"
+        rows = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
+            ((r.field, r.before, r.after) for r in shown.rows),
+        )
+        table = (
+            format_html(
+                '<table class="audit-changes"><thead><tr><th scope="col">Field</th>'
+                '<th scope="col">Before</th><th scope="col">After</th></tr></thead>'
+                "<tbody>{}</tbody></table>",
+                rows,
+            )
+            if shown.rows
+            else ""
+        )
+        details = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td>{}</td></tr>',
+            ((d.field, d.value) for d in shown.details),
+        )
+        more = (
+            format_html(
+                '<table class="audit-details"><thead><tr><th scope="col">Detail</th>'
+                '<th scope="col">Value</th></tr></thead><tbody>{}</tbody></table>',
+                details,
+            )
+            if shown.details
+            else ""
+        )
+        return format_html("{}{}", table, more)
+
     def has_export_audit_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_AUDIT)
 
     @admin.action(description="Export the selected events as CSV", permissions=["export_audit"])
-    def export_csv(
-        self, request: HttpRequest, queryset: Any
-    ) -> HttpResponse | StreamingHttpResponse:
+    def export_csv(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
+        return self._export(request, queryset, "csv", {"selected": "yes"})
+
+    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponseBase:
+        """The events of the list as filtered (same URL parameters), in CSV or JSON Lines."""
+        if fmt not in export.FORMATS:
+            raise Http404("No such export format.")
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        recorder.chain_pending()
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("These filters are not valid: correct them in the list.")
+        query = request.GET.copy()
+        query.pop("p", None)
+        return self._export(request, queryset, fmt, {"filters": query.urlencode()})
+
+    def _export(
+        self, request: HttpRequest, queryset: Any, fmt: str, what: dict[str, str]
+    ) -> HttpResponseBase:
         if not request.user.has_perm(EXPORT_AUDIT):
-            return HttpResponse(status=403)
-        rows = queryset.order_by("id")
+            raise PermissionDenied
+        # The export is on record; what it holds ends with the last event before it.
+        upto = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         recorder.record(
             AuditEvent.Action.EXPORT,
             object_type="audit.auditevent",
-            changes={"events": rows.count()},
+            changes={"format": fmt, **what, "up_to_event": upto},
         )
-        writer = csv.writer(_Echo())
-
-        def lines():
-            yield writer.writerow(CSV_FIELDS)
-            for event in rows.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [_safe_cell(getattr(event, f)) for f in CSV_FIELDS]  # changes are masked
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
-        return response
+        return export.response(queryset.filter(id__lte=upto), fmt)

@@ -27,6 +27,7 @@ from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from audit import stream
 from audit.models import AuditEvent, ChainHead, PendingEvent
 
 logger = logging.getLogger(__name__)
@@ -283,6 +284,7 @@ def append(event: AuditEvent) -> AuditEvent:
         event.save()
         head.last_hash = event.hash
         head.save(update_fields=["last_hash"])
+        stream.publish([event])
     return event
 
 
@@ -368,6 +370,7 @@ def chain_pending(limit: int = 5000) -> int:
             PendingEvent.objects.filter(pk__in=[p.pk for p in pending]).delete()
             head.last_hash = prev
             head.save(update_fields=["last_hash"])
+            stream.publish(events)
         moved += len(pending)
         if len(pending) < limit:
             return moved
@@ -375,20 +378,7 @@ def chain_pending(limit: int = 5000) -> int:
 
 def verify_chain() -> tuple[int, AuditEvent | None, str]:
     """(events checked, first broken event or None, why). Pending events are chained first."""
-    from audit.models import GENESIS
+    from audit.verify import verify_chain as walk
 
-    chain_pending()
-
-    expected_prev = GENESIS
-    checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != expected_prev:
-            return checked, event, "its prev_hash is not the hash of the event before it"
-        if event.compute_hash() != event.hash:
-            return checked, event, "its content does not match its hash"
-        expected_prev = event.hash
-        checked += 1
-    head = ChainHead.objects.filter(pk=1).first()
-    if head is not None and checked and head.last_hash != expected_prev:
-        return checked, None, "the chain head does not match the last event (events removed)"
-    return checked, None, ""
+    outcome = walk()
+    return outcome.checked, outcome.broken, outcome.why

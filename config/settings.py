@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "config.cache.banner",
+                "audit.context.chain_alert",
             ],
         },
     },
@@ -299,6 +300,21 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reap-stale-tests": {"task": "integrations.tasks.reap_stale_tests", "schedule": 60.0},
 }
+# The audit chain is verified this often (audit.tasks); the audit list shows the result.
+AUDIT_VERIFY_INTERVAL_SECONDS = _number("AUDIT_VERIFY_INTERVAL_SECONDS", float, 3600.0)
+CELERY_BEAT_SCHEDULE["verify-audit-chain"] = {
+    "task": "audit.tasks.verify_audit_chain",
+    "schedule": AUDIT_VERIFY_INTERVAL_SECONDS,
+}
+# Audit events older than this many days are archived to AUDIT_ARCHIVE_DIR (JSON Lines) and
+# removed, leaving a signed checkpoint (audit.archive; daily, by beat). Empty: keep forever.
+AUDIT_RETENTION_DAYS = _number("AUDIT_RETENTION_DAYS", int, None)
+AUDIT_ARCHIVE_DIR = Path(env.str("AUDIT_ARCHIVE_DIR", default="") or VAR_DIR / "audit-archive")
+if AUDIT_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["archive-audit-trail"] = {
+        "task": "audit.tasks.archive_audit_trail",
+        "schedule": 24 * 3600.0,
+    }
 if CANARY_ENABLED:
     # Re-tests every saved integration, so a revoked role shows before a feature breaks.
     CELERY_BEAT_SCHEDULE["health-canary"] = {
@@ -334,6 +350,9 @@ API_CACHE_SECONDS = _number("API_CACHE_SECONDS", float, 5.0)
 # Token-use events are written without the audit chain's lock and chained in batches, at most
 # this often per process (and always before the trail is read or verified).
 AUDIT_CHAIN_INTERVAL = env.float("AUDIT_CHAIN_INTERVAL", default=0.5)
+# Each new audit event also written as one JSON line, after its transaction commits, to
+# "stdout" or to this file path (README, "Audit trail"). Empty: only the database.
+AUDIT_LOG_STREAM = env.str("AUDIT_LOG_STREAM", default="")
 
 LOGGING = {
     "version": 1,
