@@ -185,7 +185,7 @@ def bench_propagation(var_dir: Path, session_id: str, prompt_slug: str, rounds: 
             return r.status
 
         for _ in range(rounds):
-            row, token = ApiToken.issue("propagation")
+            row, token = ApiToken.issue("propagation", all_prompts=True)
             for conn in (api_a, api_b):
                 for _ in range(3):  # cached in both processes
                     assert call(conn, token) == 200

@@ -399,7 +399,7 @@ def bench_invoke_api(port: int, sandbox: Sandbox, sandbox_url: str, plain, n: in
         author=None,
     )
     prompts.publish(prompt, prompt.versions.get())
-    token = ApiToken.issue("bench")[1]
+    token = ApiToken.issue("bench", all_prompts=True)[1]
     local = threading.local()
     payload = json.dumps({"question": "hi"}).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

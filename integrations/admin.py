@@ -20,9 +20,17 @@ def _headers_html(rows: list) -> str:
 
 @admin.register(Provider)
 class ProviderAdmin(AuditedModelAdmin):
+    """The name may be corrected here; the External ID, which the provider's trust policies
+    require, is the console's (providers are made by an integration's Save)."""
+
     list_display = ("name", "external_id", "created")
     search_fields = ("name",)
     show_full_result_count = False
+    fields = ("name", "external_id", "created")
+    readonly_fields = ("external_id", "created")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(BedrockModel)
@@ -61,6 +69,7 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
         "edit_in_console",
     )
     readonly_fields = (
+        "provider",
         "role_arn",
         "sts_endpoint",
         "external_id",
@@ -75,7 +84,6 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
         "last_failure_reason",
         "edit_in_console",
     )
-    raw_id_fields = ("provider",)
 
     @admin.display(description="Status")
     def verified_badge(self, obj: BedrockModel) -> str:

@@ -1,9 +1,11 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from audit import recorder
+from accounts import roles
 from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
 from prompts_library import tokens
@@ -27,13 +29,38 @@ class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Prompt)
 class PromptAdmin(ChangesApiServing, AuditedModelAdmin):
+    """Browsable only. Prompts are created, edited, published and rolled back in the console,
+    where every save is a new version and publishing is its own permission and audit event.
+    Deleting (a superuser's permission) leaves tokens limited to the prompt allowing less."""
+
     list_display = ("name", "slug", "feature", "integration", "published_version", "updated")
     list_select_related = ("feature", "integration__provider", "published_version")
     list_filter = ("feature",)
     search_fields = ("name", "slug")
-    readonly_fields = ("slug", "created", "updated")
-    raw_id_fields = ("integration", "published_version")
+    fields = (
+        "name",
+        "slug",
+        "feature",
+        "integration",
+        "published_version",
+        "edit_in_console",
+        "created",
+        "updated",
+    )
+    readonly_fields = fields
     inlines = [VersionInline]
+
+    @admin.display(description="Changes")
+    def edit_in_console(self, obj: Prompt) -> str:
+        return format_html(
+            '<a href="{}">Edit, publish or roll back in the console</a>', obj.get_absolute_url()
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # created in the console, with its first version
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(PromptVersion)
@@ -56,20 +83,53 @@ class PromptTestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ChangesApiServing, AuditedModelAdmin):
-    # token_hash is not editable, so it never appears in forms; it is not listed either.
-    list_display = ("name", "prefix", "created_by", "created", "last_used_at", "revoked_at")
-    list_filter = ("revoked_at",)
-    search_fields = ("name", "prefix")
-    fields = ("name", "prefix", "prompts", "features", "created_by", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "created_by", "last_used_at")
-    filter_horizontal = ("prompts", "features")
-    recorded_links = tokens.SCOPE
+    """Browsable; revoked with the console's own action and permission, never un-revoked or
+    re-scoped. Tokens are created in the console, which shows the token once."""
 
-    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if change and "revoked_at" in form.changed_data and obj.revoked_at is not None:
-            recorder.record(recorder.Action.TOKEN_REVOKED, obj)
+    # token_hash is not editable, so it never appears in forms; it is not listed either.
+    list_display = (
+        "name",
+        "prefix",
+        "allowed",
+        "created_by",
+        "created",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("revoked_at", "all_prompts")
+    list_select_related = ("created_by",)
+    search_fields = ("name", "prefix")
+    fields = ("name", "prefix", "allowed", "created_by", "created", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("prompts", "features")
+
+    @admin.display(description="Allowed")
+    def allowed(self, obj: ApiToken) -> str:
+        if obj.all_prompts:
+            return "All prompts"
+        if obj.allows_nothing:
+            return "Nothing: the prompts and features it was limited to were deleted"
+        names = [str(p) for p in obj.prompts.all()] + [
+            f"prompts of {f}" for f in obj.features.all()
+        ]
+        return ", ".join(names)
+
+    def has_manage_api_tokens_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(roles.MANAGE_TOKENS)
+
+    @admin.action(description="Revoke the selected tokens", permissions=["manage_api_tokens"])
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        if not self.has_manage_api_tokens_permission(request):
+            raise PermissionDenied
+        pks = list(queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True))
+        revoked = sum(1 for pk in pks if tokens.revoke_token(pk) is not None)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Tokens are created in the console, which shows the token once.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

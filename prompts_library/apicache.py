@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import transaction
 
 from config.cache import SharedVersion
-from prompts_library.models import ApiToken, Prompt
+from prompts_library.models import ApiToken, Prompt, scope_allows
 
 MAX_ENTRIES = 10_000
 
@@ -37,15 +37,14 @@ version = SharedVersion("apicache:version")
 @dataclass
 class CachedToken:
     pk: int
+    all_prompts: bool
     prompt_ids: frozenset[int]
     feature_ids: frozenset[int]
     last_used_at: datetime | None
     expires: float = field(default=0.0)
 
     def allows(self, prompt: Prompt) -> bool:
-        if not self.prompt_ids and not self.feature_ids:
-            return True
-        return prompt.pk in self.prompt_ids or prompt.feature_id in self.feature_ids
+        return scope_allows(self.all_prompts, self.prompt_ids, self.feature_ids, prompt)
 
 
 _lock = threading.Lock()
@@ -121,13 +120,14 @@ def token(token_hash: str, read_under: str | None) -> CachedToken | None:
         return entry
     row = (
         ApiToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
-        .only("pk", "last_used_at")
+        .only("pk", "all_prompts", "last_used_at")
         .first()
     )
     if row is None:
         return None
     entry = CachedToken(
         pk=row.pk,
+        all_prompts=row.all_prompts,
         prompt_ids=frozenset(row.prompts.values_list("pk", flat=True)),
         feature_ids=frozenset(row.features.values_list("pk", flat=True)),
         last_used_at=row.last_used_at,

@@ -6,7 +6,7 @@ import jmespath
 from django import forms
 
 from integrations.models import BedrockModel
-from prompts_library import rendering, services
+from prompts_library import rendering, services, tokens
 from prompts_library.models import Feature, Prompt, PromptVersion
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -114,12 +114,23 @@ class PromptForm(forms.Form):
 
 class TokenForm(forms.Form):
     name = forms.CharField(label="Name", max_length=100)
-    prompts = forms.ModelMultipleChoiceField(
-        label="Only these prompts",
-        queryset=Prompt.objects.all(),
+    all_prompts = forms.BooleanField(
+        label="All prompts",
         required=False,
-        help_text="Leave both lists empty to allow every prompt.",
+        help_text="Every prompt, including prompts created later. Otherwise choose below.",
+    )
+    prompts = forms.ModelMultipleChoiceField(
+        label="Only these prompts", queryset=Prompt.objects.all(), required=False
     )
     features = forms.ModelMultipleChoiceField(
         label="Only the prompts of these features", queryset=Feature.objects.all(), required=False
     )
+
+    def clean(self) -> dict[str, Any]:
+        d = super().clean() or {}
+        limited = bool(d.get("prompts")) or bool(d.get("features"))
+        if d.get("all_prompts") and limited:
+            raise forms.ValidationError(tokens.BOTH)
+        if not d.get("all_prompts") and not limited and not self.has_error("prompts"):
+            raise forms.ValidationError(tokens.NEITHER)
+        return d

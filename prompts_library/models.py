@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from django.conf import settings
@@ -159,7 +160,9 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    # Empty on both: every prompt. Otherwise the listed prompts and the prompts of the features.
+    # Every prompt only when chosen so; otherwise the listed prompts and the prompts of the
+    # features. A limited token whose prompts and features were all deleted allows nothing.
+    all_prompts = models.BooleanField("All prompts", default=False)
     prompts = models.ManyToManyField(Prompt, blank=True, related_name="+")
     features = models.ManyToManyField(Feature, blank=True, related_name="+")
     created_by = models.ForeignKey(
@@ -177,20 +180,38 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, name: str, created_by=None) -> tuple[ApiToken, str]:
-        """A new token row and the plaintext token, which is never stored."""
+    def issue(cls, name: str, created_by=None, *, all_prompts: bool) -> tuple[ApiToken, str]:
+        """A new token row and the plaintext token, which is never stored.
+
+        Without all_prompts the token allows nothing until prompts or features are added.
+        """
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = cls.objects.create(
             name=name,
             prefix=token[: len(TOKEN_PREFIX) + 8],
             token_hash=hash_token(token),
             created_by=created_by,
+            all_prompts=all_prompts,
         )
         return row, token
 
     def allows(self, prompt: Prompt) -> bool:
-        prompt_ids = set(self.prompts.values_list("pk", flat=True))
-        feature_ids = set(self.features.values_list("pk", flat=True))
-        if not prompt_ids and not feature_ids:
-            return True
-        return prompt.pk in prompt_ids or prompt.feature_id in feature_ids
+        """Whether this token may invoke the prompt (revocation aside): the API's rule."""
+        return scope_allows(
+            self.all_prompts,
+            {p.pk for p in self.prompts.all()},
+            {f.pk for f in self.features.all()},
+            prompt,
+        )
+
+    @property
+    def allows_nothing(self) -> bool:
+        """Limited, and everything it was limited to has been deleted."""
+        return not self.all_prompts and not self.prompts.all() and not self.features.all()
+
+
+def scope_allows(
+    all_prompts: bool, prompt_ids: AbstractSet[int], feature_ids: AbstractSet[int], prompt: Prompt
+) -> bool:
+    """A token's scope, one rule: every prompt only when chosen so, never by absence."""
+    return all_prompts or prompt.pk in prompt_ids or prompt.feature_id in feature_ids

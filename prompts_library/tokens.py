@@ -15,14 +15,31 @@ from prompts_library.models import ApiToken, Feature, Prompt
 # The many-to-many fields that limit what a token may call.
 SCOPE = ("prompts", "features")
 
+BOTH = "Choose All prompts, or prompts and features to limit the token to: not both."
+NEITHER = "Choose All prompts, or at least one prompt or feature to limit the token to."
+
+
+class ScopeError(ValueError):
+    pass
+
 
 def issue_token(
-    name: str, user: Any, prompts: Iterable[Prompt] = (), features: Iterable[Feature] = ()
+    name: str,
+    user: Any,
+    prompts: Iterable[Prompt] = (),
+    features: Iterable[Feature] = (),
+    *,
+    all_prompts: bool = False,
 ) -> tuple[ApiToken, str]:
-    """A new token limited to these prompts and features (none: every prompt), and its
+    """A new token for every prompt, or limited to these prompts and features, and its
     plaintext, which is shown once and never stored."""
+    prompts, features = list(prompts), list(features)
+    if all_prompts and (prompts or features):
+        raise ScopeError(BOTH)
+    if not all_prompts and not prompts and not features:
+        raise ScopeError(NEITHER)
     with transaction.atomic():
-        token, plaintext = ApiToken.issue(name, user)
+        token, plaintext = ApiToken.issue(name, user, all_prompts=all_prompts)
         token.prompts.set(prompts)
         token.features.set(features)
         recorder.record_create(token, links=SCOPE)

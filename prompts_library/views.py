@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
@@ -413,11 +414,17 @@ def tokens(request: HttpRequest) -> HttpResponse:
             request.user,
             form.cleaned_data["prompts"],
             form.cleaned_data["features"],
+            all_prompts=form.cleaned_data["all_prompts"],
         )
         form = TokenForm()
     rows = ApiToken.objects.select_related("created_by").prefetch_related("prompts", "features")
     context = {"form": form, "tokens": rows, "created": created}
-    return render(request, "prompts_library/tokens.html", context)
+    status = 400 if form.is_bound and form.errors else 200
+    response = render(request, "prompts_library/tokens.html", context, status=status)
+    if created:
+        # The page holds a bearer token: no browser or proxy cache may keep it.
+        add_never_cache_headers(response)
+    return response
 
 
 @roles.require(roles.MANAGE_TOKENS)

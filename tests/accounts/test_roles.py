@@ -36,7 +36,7 @@ TABLE = [
     ("post", "/prompts/{p}/versions/1/publish/", {}, "Publisher"),
     ("post", "/prompts/{p}/versions/1/rollback/", {}, "Publisher"),
     ("get", "/prompts/tokens/", {}, "Viewer"),
-    ("post", "/prompts/tokens/", {"name": "backend"}, "Publisher"),
+    ("post", "/prompts/tokens/", {"name": "backend", "all_prompts": "on"}, "Publisher"),
     ("post", "/prompts/tokens/{k}/revoke/", {}, "Publisher"),
     ("get", "/prompts/export/", {}, "Viewer"),
     ("get", "/prompts/import/", {}, "Editor"),
@@ -56,7 +56,7 @@ def world(db, sandbox):
     ensure_roles()
     integration = make_integration()
     prompt = make_prompt(integration=integration)
-    token, _ = ApiToken.issue("t")
+    token, _ = ApiToken.issue("t", all_prompts=True)
     return {"i": integration.pk, "t": integration.last_test_id, "p": prompt.pk, "k": token.pk}
 
 

@@ -62,12 +62,17 @@ def test_one_address_trying_many_names_is_locked(alice_name, limits):
 
 
 @pytest.mark.django_db
-def test_a_lock_on_one_door_is_a_lock_on_both(alice_name, limits):
+@pytest.mark.parametrize(
+    ("guessed_at", "then_at"),
+    [("/admin/login/", "/accounts/login/"), ("/accounts/login/", "/admin/login/")],
+)
+def test_a_lock_on_one_door_is_a_lock_on_both(alice_name, limits, guessed_at, then_at):
     attacker = Client(REMOTE_ADDR=address())
     for _ in range(3):
-        login(attacker, alice_name, "guess", url="/admin/login/")
-    ok, r = login(attacker, alice_name, RIGHT, url="/accounts/login/")
+        login(attacker, alice_name, "guess", url=guessed_at)
+    ok, r = login(attacker, alice_name, RIGHT, url=then_at)
     assert not ok and "Too many failed logins" in r.text
+    assert "_auth_user_id" not in attacker.session
 
 
 @pytest.mark.django_db
@@ -92,3 +97,16 @@ def test_behind_a_proxy_the_forwarded_client_address_counts(alice_name, limits):
     for i in range(6):
         login(shared, f"x-{i}", "guess")
     assert not login(through_proxy(alice_home), alice_name, RIGHT)[0]
+
+
+@pytest.mark.django_db
+def test_thirty_guesses_at_the_admin_then_the_right_password_is_refused(alice_name, settings):
+    # The shipped limits (tests otherwise raise them out of the way).
+    settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_ADDRESS_FAILURE_LIMIT = 5, 20
+    settings.TRUSTED_PROXY_COUNT = 0
+    attacker = Client(REMOTE_ADDR=address())
+    for _ in range(30):
+        assert not login(attacker, alice_name, "guess", url="/admin/login/")[0]
+    ok, r = login(attacker, alice_name, RIGHT, url="/admin/login/")
+    assert not ok and "Too many failed logins" in r.text
+    assert not login(attacker, alice_name, RIGHT, url="/accounts/login/")[0]

@@ -89,7 +89,7 @@ class TestRecorded:
         assert republished.changes == {"version": 2, "previous_version": 1}
 
     def test_tokens_never_show_hash_or_value(self, alice_client, alice):
-        r = alice_client.post("/prompts/tokens/", {"name": "backend"})
+        r = alice_client.post("/prompts/tokens/", {"name": "backend", "all_prompts": "on"})
         token = ApiToken.objects.get()
         plaintext = r.context["created"]
         created = events(object_type="prompts_library.apitoken", action=A.CREATE)[0]
@@ -100,7 +100,7 @@ class TestRecorded:
         assert plaintext not in text and token.token_hash not in text
 
     def test_token_use_is_recorded_without_body(self, client, alice):
-        token = ApiToken.issue("backend", alice)[1]
+        token = ApiToken.issue("backend", alice, all_prompts=True)[1]
         client.post(
             "/api/v1/prompts/nope/invoke",
             data=json.dumps({"question": "private-body-text"}),

@@ -53,7 +53,7 @@ def w(db, client, alice, monkeypatch):
     prompt = make_prompt(alice, integration=integration)
     version = prompt.versions.get()
     prompt_services.save_version(prompt, content(), alice, "v2")
-    token, plaintext = ApiToken.issue("backend", alice)
+    token, plaintext = ApiToken.issue("backend", alice, all_prompts=True)
     dave = get_user_model().objects.create_user(
         "dave", password="dave-password-long", is_staff=True
     )
@@ -327,6 +327,16 @@ def admin_delete(pick):
     return do
 
 
+def admin_action(pick, action):
+    def do(w):
+        obj = pick(w)
+        r = w.client.post(_url(obj, "changelist"), {"action": action, "_selected_action": [obj.pk]})
+        assert r.status_code == 302
+        return obj
+
+    return do
+
+
 def admin_delete_action(pick):
     def do(w):
         obj = pick(w)
@@ -423,28 +433,16 @@ TRACKED: list[tuple[str, str, str, Callable[[Any], Any]]] = [
     ("changepassword", A.UPDATE, "auth.user", change_password_command),
     # Django admin's forms (the delete page and the delete action are listed below)
     (
-        "admin: add provider",
-        A.CREATE,
-        "integrations.provider",
-        admin_add(Provider, name="Added", external_id="added-external-id"),
-    ),
-    (
         "admin: change provider",
         A.UPDATE,
         "integrations.provider",
-        admin_change(lambda w: w.spare_provider, external_id="changed-external-id"),
+        admin_change(lambda w: w.spare_provider, name="Renamed provider"),
     ),
     (
         "admin: change integration",
         A.UPDATE,
         "integrations.bedrockmodel",
         admin_change(lambda w: w.integration, name="Renamed in admin"),
-    ),
-    (
-        "admin: change prompt",
-        A.UPDATE,
-        "prompts_library.prompt",
-        admin_change(lambda w: w.prompt, name="Renamed in admin"),
     ),
     ("admin: add feature", A.CREATE, "prompts_library.feature", admin_add(Feature, name="New")),
     (
@@ -454,16 +452,10 @@ TRACKED: list[tuple[str, str, str, Callable[[Any], Any]]] = [
         admin_change(lambda w: w.spare_feature, name="Renamed feature"),
     ),
     (
-        "admin: token scope",
-        A.UPDATE,
-        "prompts_library.apitoken",
-        admin_change(lambda w: w.token, prompts=lambda w: [str(w.prompt.pk)]),
-    ),
-    (
         "admin: token revoked",
         A.TOKEN_REVOKED,
         "prompts_library.apitoken",
-        admin_change(lambda w: w.token, revoked_at_0="2026-01-01", revoked_at_1="00:00:00"),
+        admin_action(lambda w: w.token, "revoke"),
     ),
     (
         "admin: add user",

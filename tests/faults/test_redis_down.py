@@ -74,7 +74,7 @@ def test_the_console_works_without_redis_and_recovers_when_it_returns(
     redis, web, worker = stack
     user = web_user(django_user_model)
     prompt = make_prompt()
-    token_row, token = ApiToken.issue("backend")
+    token_row, token = ApiToken.issue("backend", all_prompts=True)
     browser = Session(web.url)
     browser.login(*user)
 
@@ -113,7 +113,7 @@ def test_the_console_works_without_redis_and_recovers_when_it_returns(
     assert invoke(web, prompt.slug, token).status == 200
     browser.post(f"/prompts/tokens/{token_row.pk}/revoke/")
     assert invoke(web, prompt.slug, token).status == 401
-    fresh = ApiToken.issue("fresh")[1]
+    fresh = ApiToken.issue("fresh", all_prompts=True)[1]
     assert invoke(web, prompt.slug, fresh).status == 200
 
     # Redis returns on the same address: the banner goes and tests run again, nothing restarted.
@@ -139,7 +139,7 @@ def test_pages_login_test_and_api_in_one_process_with_redis_unreachable(
 ):
     """The same promises inside one process, quickly: Redis is a closed port from the start."""
     prompt = make_prompt(alice)
-    token = ApiToken.issue("backend")[1]
+    token = ApiToken.issue("backend", all_prompts=True)[1]
     redis_down()
     r = client.post("/accounts/login/", {"username": "alice", "password": "alice-password-long"})
     assert r.status_code == 302

@@ -91,7 +91,7 @@ def test_500_tests_over_two_workers_and_changes_seen_by_both_web_processes(
     # Changes made through one web process apply in the other within a second.
     sandbox.state.set_config(invoke_delay_ms=0)
     prompt = make_prompt()
-    row, token = ApiToken.issue("backend")
+    row, token = ApiToken.issue("backend", all_prompts=True)
     for web in webs:
         for _ in range(2):
             assert _api(web, prompt.slug, token) == (200, 1)  # cached in both
@@ -101,7 +101,7 @@ def test_500_tests_over_two_workers_and_changes_seen_by_both_web_processes(
     took_b = _until(lambda: _api(webs[1], prompt.slug, token)[0] == 401, "B refuses the token")
     assert _api(webs[0], prompt.slug, token)[0] == 401
 
-    token = ApiToken.issue("second")[1]
+    token = ApiToken.issue("second", all_prompts=True)[1]
     for web in webs:
         assert _api(web, prompt.slug, token) == (200, 1)
     v2 = prompts.save_version(prompt, content(), None)

@@ -18,7 +18,7 @@ def prompt(alice):
 
 @pytest.fixture
 def token(bob):
-    return ApiToken.issue("Co-pilot backend", bob)[1]
+    return ApiToken.issue("Co-pilot backend", bob, all_prompts=True)[1]
 
 
 def invoke(client, ref, body, token=None, raw=False):
@@ -90,7 +90,7 @@ class TestRefusals:
 
     def test_a_token_limited_to_other_prompts_is_403(self, client, sandbox, prompt, alice):
         other = make_prompt(alice, name="Other", integration=prompt.integration)
-        row, token = ApiToken.issue("limited")
+        row, token = ApiToken.issue("limited", all_prompts=False)
         row.prompts.set([other])
         assert_error(invoke(client, prompt.slug, {}, token), 403, "forbidden")
         assert (
@@ -99,10 +99,13 @@ class TestRefusals:
 
     def test_a_token_limited_to_a_feature(self, client, sandbox, prompt, alice):
         conversations = Feature.objects.get(name="Dynamic Conversations")
-        row, token = ApiToken.issue("conversations only")
+        row, token = ApiToken.issue("conversations only", all_prompts=False)
         row.features.set([conversations])
         assert_error(invoke(client, prompt.slug, {}, token), 403, "forbidden")
-        assert invoke(client, prompt.slug, {}, ApiToken.issue("all")[1]).status_code == 400
+        assert (
+            invoke(client, prompt.slug, {}, ApiToken.issue("all", all_prompts=True)[1]).status_code
+            == 400
+        )
 
     def test_an_unknown_prompt_is_404(self, client, sandbox, token):
         assert_error(invoke(client, "no-such-prompt", {}, token), 404, "not_found")

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from audit import recorder
 from audit.models import AuditEvent, PendingEvent
 from prompts_library import apicache, services
-from prompts_library.models import ApiToken, Feature, Prompt
+from prompts_library.models import ApiToken, Prompt
 from tests.prompts.fixtures import content, make_prompt
 
 
@@ -32,35 +32,33 @@ class TestCache:
     def test_a_revoked_token_stops_at_once_even_when_cached(
         self, client, sandbox, prompt, alice_client
     ):
-        row, token = ApiToken.issue("backend")
+        row, token = ApiToken.issue("backend", all_prompts=True)
         assert invoke(client, prompt.slug, token).status_code == 200  # now cached
         alice_client.post(f"/prompts/tokens/{row.pk}/revoke/")
         assert invoke(client, prompt.slug, token).status_code == 401
 
     def test_a_publish_is_served_at_once_even_when_cached(self, client, sandbox, prompt, alice):
-        token = ApiToken.issue("backend")[1]
+        token = ApiToken.issue("backend", all_prompts=True)[1]
         assert invoke(client, prompt.slug, token).json()["prompt_version"] == 1
         v2 = services.save_version(prompt, content(), alice)
         services.publish(prompt, v2)
         assert invoke(client, prompt.slug, token).json()["prompt_version"] == 2
 
-    def test_a_scope_narrowed_in_the_admin_applies_at_once(
+    def test_a_token_revoked_in_the_admin_is_refused_at_once(
         self, client, sandbox, prompt, alice_client
     ):
-        row, token = ApiToken.issue("backend")
+        row, token = ApiToken.issue("backend", all_prompts=True)
         assert invoke(client, prompt.slug, token).status_code == 200
-        other = Feature.objects.get(name="Dynamic Conversations")
         r = alice_client.post(
-            f"/admin/prompts_library/apitoken/{row.pk}/change/",
-            {"name": "backend", "features": [other.pk], "revoked_at_0": "", "revoked_at_1": ""},
+            "/admin/prompts_library/apitoken/",
+            {"action": "revoke", "_selected_action": [row.pk]},
         )
-        assert r.status_code == 302, r.text[:2000]
-        assert list(row.features.all()) == [other]
-        assert invoke(client, prompt.slug, token).status_code == 403
+        assert r.status_code == 302
+        assert invoke(client, prompt.slug, token).status_code == 401
 
     def test_another_process_change_applies_at_the_next_call(self, client, sandbox, prompt):
-        row, token = ApiToken.issue("backend")
-        other = ApiToken.issue("other")[1]
+        row, token = ApiToken.issue("backend", all_prompts=True)
+        other = ApiToken.issue("other", all_prompts=True)[1]
         assert invoke(client, prompt.slug, token).status_code == 200
         assert invoke(client, prompt.slug, other).status_code == 200
         # As another process does: change the rows, then bump the shared version on commit.
@@ -75,7 +73,7 @@ class TestCache:
         self, client, sandbox, prompt, settings
     ):
         settings.API_CACHE_SECONDS = 0.2
-        row, token = ApiToken.issue("backend")
+        row, token = ApiToken.issue("backend", all_prompts=True)
         assert invoke(client, prompt.slug, token).status_code == 200
         ApiToken.objects.filter(pk=row.pk).update(revoked_at=row.created)
         assert invoke(client, prompt.slug, token).status_code == 200  # cached, as documented
@@ -85,7 +83,7 @@ class TestCache:
     def test_nothing_is_kept_while_the_shared_cache_is_unreachable(
         self, client, sandbox, prompt, redis_down
     ):
-        row, token = ApiToken.issue("backend")
+        row, token = ApiToken.issue("backend", all_prompts=True)
         assert invoke(client, prompt.slug, token).status_code == 200
         redis_down()
         ApiToken.objects.filter(pk=row.pk).update(revoked_at=row.created)
@@ -94,7 +92,7 @@ class TestCache:
     def test_last_used_is_written_at_most_once_a_minute(
         self, client, sandbox, prompt, django_assert_max_num_queries
     ):
-        token = ApiToken.issue("backend")[1]
+        token = ApiToken.issue("backend", all_prompts=True)[1]
         invoke(client, prompt.slug, token)
         first = ApiToken.objects.get().last_used_at
         assert first is not None
@@ -108,7 +106,7 @@ class TestTokenUsesOnRecord:
     def test_each_use_is_committed_at_once_and_chained_in_order(
         self, client, sandbox, prompt, alice
     ):
-        token = ApiToken.issue("backend")[1]
+        token = ApiToken.issue("backend", all_prompts=True)[1]
         for _ in range(5):
             assert invoke(client, prompt.slug, token).status_code == 200
         assert PendingEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED).count() == 5
@@ -124,7 +122,7 @@ class TestTokenUsesOnRecord:
         call_command("verify_audit_chain")
 
     def test_the_admin_shows_pending_uses(self, client, sandbox, prompt, alice_client):
-        token = ApiToken.issue("backend")[1]
+        token = ApiToken.issue("backend", all_prompts=True)[1]
         invoke(client, prompt.slug, token)
         page = alice_client.get("/admin/audit/auditevent/?action=token_used")
         assert page.status_code == 200 and "API token #" in page.text

@@ -20,7 +20,7 @@ def test_unknown_api_paths_get_a_json_404(client, path):
     "ref", ["x%00y", "%C2%B2", "%D9%A1%D9%A2", "9" * 30, "0", "%F0%9F%98%80", "a" * 500]
 )
 def test_unusual_prompt_references_are_a_json_404(client, bob, ref):
-    token = ApiToken.issue("t", bob)[1]
+    token = ApiToken.issue("t", bob, all_prompts=True)[1]
     r = client.post(
         f"/api/v1/prompts/{ref}/invoke",
         b"{}",

@@ -39,7 +39,7 @@ ALL_BUT_5XX = [c for c in checks.CHECKS.get_all() if c.__name__ != "not_a_server
 @pytest.fixture
 def api_token(db, sandbox, bob):
     make_prompt()
-    return ApiToken.issue("fuzz", bob)[1]
+    return ApiToken.issue("fuzz", bob, all_prompts=True)[1]
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ HOSTILE_BODIES = {
 @pytest.mark.parametrize("name", list(HOSTILE_BODIES))
 def test_hostile_bodies_never_get_a_500(client, sandbox, bob, name):
     prompt = make_prompt()
-    token = ApiToken.issue("t", bob)[1]
+    token = ApiToken.issue("t", bob, all_prompts=True)[1]
     r = client.post(
         f"/api/v1/prompts/{prompt.slug}/invoke",
         HOSTILE_BODIES[name],
@@ -166,7 +166,7 @@ def test_hostile_headers_never_get_a_500(client, sandbox, bob, headers):
 @pytest.mark.django_db
 def test_a_nul_user_agent_on_a_valid_call_is_recorded_escaped(client, sandbox, bob):
     prompt = make_prompt()
-    token = ApiToken.issue("t", bob)[1]
+    token = ApiToken.issue("t", bob, all_prompts=True)[1]
     r = client.post(
         f"/api/v1/prompts/{prompt.slug}/invoke",
         json.dumps({"question": "q", "max_tokens": 5}),
@@ -184,7 +184,7 @@ def test_a_nul_in_the_content_type_is_a_json_error_not_a_server_crash(sandbox, b
     request_finished.disconnect(close_old_connections)
     try:
         prompt = make_prompt()
-        token = ApiToken.issue("t", bob)[1]
+        token = ApiToken.issue("t", bob, all_prompts=True)[1]
         r = Client(application).post(
             f"/api/v1/prompts/{prompt.slug}/invoke",
             data=json.dumps({"question": "q", "max_tokens": 5}),
@@ -207,7 +207,7 @@ def test_chunked_and_huge_bodies_through_gunicorn(sandbox, bob, worker_env, tmp_
     from tests.processes import WebServer
 
     prompt = make_prompt()
-    token = ApiToken.issue("t", bob)[1]
+    token = ApiToken.issue("t", bob, all_prompts=True)[1]
     web = WebServer(worker_env, tmp_path / "web.log", threads=2).start()
     path = f"/api/v1/prompts/{prompt.slug}/invoke"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

@@ -193,7 +193,7 @@ class Ctx:
 
 def _limited(ctx: Ctx):
     other = make_prompt(ctx.alice, name="Other", integration=ctx.prompt.integration)
-    row, token = ApiToken.issue("limited")
+    row, token = ApiToken.issue("limited", all_prompts=False)
     row.prompts.set([other])
     return invoke(ctx.client, ctx.prompt.slug, BODY, token)
 
@@ -309,7 +309,7 @@ def test_the_real_calls_cover_every_documented_code_and_status():
 def test_real_responses_match_the_document(case, client, sandbox, alice, bob, settings):
     status, code, call = CASES[case]
     prompt = make_prompt(alice)
-    token = ApiToken.issue("Co-pilot backend", bob)[1]
+    token = ApiToken.issue("Co-pilot backend", bob, all_prompts=True)[1]
     r = call(Ctx(client, sandbox, prompt, token, alice, settings))
     assert r.status_code == status, r.content
 

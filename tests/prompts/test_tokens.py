@@ -22,7 +22,7 @@ class TestTokens:
         assert shown not in alice_client.get("/prompts/tokens/").text
 
     def test_revoking(self, alice_client):
-        token, _ = ApiToken.issue("old")
+        token, _ = ApiToken.issue("old", all_prompts=True)
         alice_client.post(f"/prompts/tokens/{token.pk}/revoke/")
         token.refresh_from_db()
         assert token.revoked_at is not None
@@ -33,7 +33,7 @@ class TestTokens:
 class TestAdmin:
     def test_prompts_versions_and_tokens_are_browsable(self, alice_client, alice):
         prompt = make_prompt(alice)
-        token, _ = ApiToken.issue("ci")
+        token, _ = ApiToken.issue("ci", all_prompts=True)
         version = prompt.versions.get()
         for url in (
             "/admin/prompts_library/prompt/",

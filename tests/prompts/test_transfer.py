@@ -29,7 +29,7 @@ def populate(author):
         None, name="Summary", integration=titan, feature="Dynamic Conversations", published=False
     )
     Feature.objects.create(name="Unused feature")
-    ApiToken.issue("ci", created_by=author)
+    ApiToken.issue("ci", created_by=author, all_prompts=True)
     return haiku
 
 

@@ -125,7 +125,7 @@ class TestBadInput:
         assert prompt.published_version is None
 
     def test_missing_and_foreign_objects_are_404_not_500(self, alice_client, bob):
-        token, _ = ApiToken.issue("bob's", bob)
+        token, _ = ApiToken.issue("bob's", bob, all_prompts=True)
         for url in (
             "/integrations/999999/",
             "/integrations/999999/edit/",
@@ -169,7 +169,7 @@ class TestBadInput:
         big = "x" * (3 * 1024 * 1024)
         r = alice_client.post("/integrations/test/", form_data(request_json=big), **HTMX)
         assert r.status_code == 400
-        token = ApiToken.issue("t", bob)[1]
+        token = ApiToken.issue("t", bob, all_prompts=True)[1]
         prompt = make_prompt()
         before = counts()
         # Over the API's limit, and over Django's upload limit: the same JSON 413 either way.
@@ -188,7 +188,7 @@ class TestBadInput:
         "body", [b"{", b"[1,2]", b'{"a": NaN}', b"\xff\xfe", b"null", b'"text"', b"[" * 100000]
     )
     def test_malformed_json_to_the_api(self, client, bob, body):
-        token = ApiToken.issue("t", bob)[1]
+        token = ApiToken.issue("t", bob, all_prompts=True)[1]
         prompt = make_prompt()
         r = client.post(
             f"/api/v1/prompts/{prompt.pk}/invoke",
@@ -232,7 +232,7 @@ class TestBadInput:
             },
         )
         assert r.status_code in (200, 302, 400)
-        ApiToken.issue(f"token {SCRIPT}", alice)
+        ApiToken.issue(f"token {SCRIPT}", alice, all_prompts=True)
         pages = [
             "/",
             f"/integrations/{integration.pk}/",
