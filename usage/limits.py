@@ -350,6 +350,7 @@ def do_set_limits(
         row.save(update_fields=list(FIELDS))
         recorder.record(recorder.Action.UPDATE, token, changes, user=user)
         apicache.changed()  # every process reads the token's limits again
+        clear()
         transaction.on_commit(clear)
     return True
 
