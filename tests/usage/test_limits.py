@@ -62,7 +62,7 @@ def _same_minute():
 
 def test_r_requests_per_minute_pass_and_the_next_is_refused(client, sandbox, prompt, counters):
     _same_minute()
-    row, token = _token(rpm=3)
+    _, token = _token(rpm=3)
     answers = [invoke(client, prompt, token) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
