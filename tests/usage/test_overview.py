@@ -150,3 +150,20 @@ def test_an_unknown_range_shows_the_last_24_hours(alice_client):
     r = alice_client.get("/usage/?range=forever")
     assert r.status_code == 200
     assert 'aria-current="page">Last 24 hours' in r.content.decode()
+
+
+def test_integration_and_prompt_pages_show_their_last_24_hours(alice_client):
+    prompt = make_prompt()
+    _calls(prompt, 4)
+    for url, usage_url in (
+        (
+            f"/integrations/{prompt.integration_id}/",
+            f"/usage/integrations/{prompt.integration_id}/",
+        ),
+        (f"/prompts/{prompt.pk}/", f"/usage/prompts/{prompt.pk}/"),
+    ):
+        html = alice_client.get(url).content.decode()
+        assert 'id="usage-last-day"' in html, url
+        assert 'aria-label="Calls in the last 24 hours"' in html
+        assert "4 calls, 1 errors, 40 / 80 tokens" in html
+        assert f'href="{usage_url}"' in html
