@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bedrock.observe import CallContext, CallOutcome
-from usage import prices
+from usage import limits, metrics, prices
 from usage.models import BUCKETS, BodyKeeping, bucket_of
 
 RECORD_COLUMNS = (
@@ -95,15 +95,22 @@ def _count(value: int | None) -> int | None:
 def record_call(context: CallContext, outcome: CallOutcome) -> None:
     """The observer: write the call's record and rollup, then tell metrics and limits."""
     now = timezone.now()
-    price = prices.of_integration(context.integration_id)
-    input_tokens, output_tokens = _count(outcome.input_tokens), _count(outcome.output_tokens)
-    cost = price.cost_nano(input_tokens, output_tokens) if price else None
-    write(now, context, outcome, cost)
-    from usage import limits, metrics
-
-    metrics.observe(context, outcome, cost)
-    if context.token_id:
-        limits.used(context.token_id, (input_tokens or 0) + (output_tokens or 0), cost or 0, now)
+    # A thread that had no connection (a helper thread of the caller, not a request or a task)
+    # gives back the one the record opened: nothing closes it for that thread otherwise.
+    opened_here = connection.connection is None
+    try:
+        price = prices.of_integration(context.integration_id)
+        input_tokens = _count(outcome.input_tokens)
+        output_tokens = _count(outcome.output_tokens)
+        cost = price.cost_nano(input_tokens, output_tokens) if price else None
+        write(now, context, outcome, cost)
+        metrics.observe(context, outcome, cost)
+        if context.token_id:
+            tokens = (input_tokens or 0) + (output_tokens or 0)
+            limits.used(context.token_id, tokens, cost or 0, now)
+    finally:
+        if opened_here and not connection.in_atomic_block:
+            connection.close()
 
 
 def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int | None) -> None:
