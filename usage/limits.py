@@ -128,7 +128,9 @@ def _redis() -> Any | None:
 def _key(kind: str, token_id: int, window: int | str) -> str:
     from django.core.cache import cache
 
-    return cache.make_key(f"usage:{kind}:{token_id}:{window}")
+    # Token ids are the database's: two consoles sharing one Redis count apart.
+    database = connection.settings_dict["NAME"]
+    return cache.make_key(f"usage:{database}:{kind}:{token_id}:{window}")
 
 
 def _spent_in_db(token_id: int, now: datetime) -> int:
