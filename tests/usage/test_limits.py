@@ -13,7 +13,8 @@ from tests.usage.helpers import report
 from usage import limits
 from usage.models import TokenLimits
 
-pytestmark = pytest.mark.django_db
+# Transactional: the Invoke API records its calls on a helper thread, with its own connection.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(params=["redis", "database"])
