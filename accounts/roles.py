@@ -36,6 +36,7 @@ _READ = [
     "prompts_library.view_prompttest",
     "prompts_library.view_apitoken",
     "audit.view_auditevent",
+    "usage.view_callrecord",
 ]
 _EDIT = [
     "integrations.add_provider",
@@ -84,6 +85,7 @@ RUN_TESTS = "accounts.run_tests"
 PUBLISH = "accounts.publish_prompts"
 MANAGE_TOKENS = "accounts.manage_api_tokens"
 VIEW_TOKENS = "prompts_library.view_apitoken"
+VIEW_USAGE = "usage.view_callrecord"
 
 
 def sync_roles(sender: Any = None, *, using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:

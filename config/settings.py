@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "integrations",
     "prompts_library",
     "audit",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -299,6 +300,7 @@ CANARY_INTERVAL_SECONDS = env.int("CANARY_INTERVAL_SECONDS", default=900)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reap-stale-tests": {"task": "integrations.tasks.reap_stale_tests", "schedule": 60.0},
+    "usage-retention": {"task": "usage.tasks.apply_retention", "schedule": 3600.0},
 }
 # The audit chain is verified this often (audit.tasks); the audit list shows the result.
 AUDIT_VERIFY_INTERVAL_SECONDS = _number("AUDIT_VERIFY_INTERVAL_SECONDS", float, 3600.0)
@@ -353,6 +355,16 @@ AUDIT_CHAIN_INTERVAL = env.float("AUDIT_CHAIN_INTERVAL", default=0.5)
 # Each new audit event also written as one JSON line, after its transaction commits, to
 # "stdout" or to this file path (README, "Audit trail"). Empty: only the database.
 AUDIT_LOG_STREAM = env.str("AUDIT_LOG_STREAM", default="")
+
+# Usage (usage/): call records are kept this many days, the hourly rollups the charts read this
+# many; a prompt that keeps bodies keeps at most USAGE_BODY_LIMIT characters of each.
+USAGE_RETENTION_DAYS = _number("USAGE_RETENTION_DAYS", int, 30)
+USAGE_ROLLUP_RETENTION_DAYS = _number("USAGE_ROLLUP_RETENTION_DAYS", int, 400)
+USAGE_BODY_LIMIT = _number("USAGE_BODY_LIMIT", int, 16 * 1024)
+# A changed price applies to the cost of calls made by other processes within this many seconds.
+USAGE_PRICE_CACHE_SECONDS = _number("USAGE_PRICE_CACHE_SECONDS", float, 5.0)
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, /metrics is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

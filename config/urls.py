@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from accounts.throttle import ThrottledAuthenticationForm
 from integrations import views as integration_views
+from usage import views as usage_views
 
 
 @login_not_required
@@ -25,6 +26,7 @@ urlpatterns = [
     path("", integration_views.home, name="home"),
     path("", include("integrations.urls")),
     path("", include("prompts_library.urls")),
+    path("", include("usage.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
@@ -33,4 +35,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", usage_views.metrics, name="metrics"),
 ]

@@ -150,6 +150,13 @@ class BedrockModel(HoldsConfiguration, models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_failure_reason = models.CharField(max_length=500, blank=True)
+    # Empty: the list price of the model (usage.prices), when it is known.
+    price_input_per_1k = models.DecimalField(
+        "Price per 1K input tokens (USD)", max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    price_output_per_1k = models.DecimalField(
+        "Price per 1K output tokens (USD)", max_digits=12, decimal_places=6, null=True, blank=True
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from audit.recorder import record_pending
 from prompts_library import apicache, rendering, services
 from prompts_library.models import ApiToken, hash_token
+from usage import limits
 
 # last_used_at is written at most this often per token, not on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -122,6 +123,9 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
         return error("not_found", f"No prompt {ref!r}.", 404)
     if not token.allows(prompt):
         return error("forbidden", "This API token may not invoke this prompt.", 403)
+    verdict = limits.admit(token.pk, read_under)
+    if verdict.refused:
+        return verdict.response()
     version = prompt.published_version
     if version is None:
         return error("no_published_version", "This prompt has no published version yet.", 409)
@@ -159,7 +163,7 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
         return error(code, e.message, 400)
     except services.InvokeError as e:
         return error(e.code, e.message, e.status, e.retry_after)
-    return JsonResponse(
+    answer = JsonResponse(
         {
             "text": result.text,
             "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
@@ -168,3 +172,4 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
             "request_id": result.request_id,
         }
     )
+    return verdict.headers(answer)

@@ -73,10 +73,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 def _fresh_api_cache():
     # A rolled-back test leaves no signal behind: start every test with an empty cache.
     from prompts_library import apicache
+    from usage import limits, prices, recording
 
-    apicache.clear()
+    for clear in (apicache.clear, limits.clear, prices.forget, recording.forget_keeping):
+        clear()
     yield
-    apicache.clear()
+    for clear in (apicache.clear, limits.clear, prices.forget, recording.forget_keeping):
+        clear()
 
 
 @pytest.fixture(autouse=True)

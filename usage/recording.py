@@ -1,0 +1,261 @@
+"""The usage record of every model call, written by the observer the invocation core notifies.
+
+One call costs one database round trip on PostgreSQL: a single statement inserts the call's
+record and adds it to its hourly rollup (a data-modifying WITH and an upsert). SQLite, which
+has no data-modifying WITH, runs the two statements in one transaction. The write is
+synchronous, in the thread that made the call, before the answer is sent: a call whose answer
+was sent is on record (a queue in memory would lose the calls of a process that dies). The
+cost measured is in docs/performance.md ("Usage recording").
+
+The same observer feeds the Prometheus metrics (usage.metrics) and the per-token spend that
+limits read (usage.limits).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bedrock.observe import CallContext, CallOutcome
+from usage import limits, metrics, prices
+from usage.models import BUCKETS, BodyKeeping, bucket_of
+
+RECORD_COLUMNS = (
+    "created",
+    "kind",
+    "user_id",
+    "token_id",
+    "integration_id",
+    "prompt_id",
+    "version_id",
+    "test_id",
+    "feature",
+    "ok",
+    "error_code",
+    "http_status",
+    "total_ms",
+    "sts_ms",
+    "model_ms",
+    "first_token_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_nano",
+    "request_id",
+    "request_body",
+    "response_body",
+    "bodies_until",
+)
+ROLLUP_KEY = ("hour", "kind", "integration_id", "prompt_id", "version_id", "feature", "token_id")
+ROLLUP_SUMS = (
+    "calls",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cost_nano",
+    "latency_sum_ms",
+    *(f"lat{i}" for i in range(BUCKETS)),
+)
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+# Built from the constant column names above, never from input.
+INSERT_RECORD = (
+    f"INSERT INTO usage_callrecord ({', '.join(RECORD_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({_placeholders(len(RECORD_COLUMNS))})"
+)
+UPSERT_ROLLUP = (
+    f"INSERT INTO usage_hourlyrollup ({', '.join(ROLLUP_KEY + ROLLUP_SUMS)}) "  # noqa: S608
+    f"VALUES ({_placeholders(len(ROLLUP_KEY + ROLLUP_SUMS))}) "
+    f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = usage_hourlyrollup.{c} + excluded.{c}" for c in ROLLUP_SUMS)
+)
+# PostgreSQL: both in one statement, one round trip.
+RECORD_AND_ROLLUP = f"WITH record AS ({INSERT_RECORD}) {UPSERT_ROLLUP}"
+
+
+def _ms(value: float | None) -> int | None:
+    return None if value is None else max(0, round(value))
+
+
+def _count(value: int | None) -> int | None:
+    return None if value is None else max(0, int(value))
+
+
+def record_call(context: CallContext, outcome: CallOutcome) -> None:
+    """The observer: write the call's record and rollup, then tell metrics and limits."""
+    now = timezone.now()
+    # A thread that had no connection (a helper thread of the caller, not a request or a task)
+    # gives back the one the record opened: nothing closes it for that thread otherwise.
+    opened_here = connection.connection is None
+    try:
+        price = prices.of_integration(context.integration_id)
+        input_tokens = _count(outcome.input_tokens)
+        output_tokens = _count(outcome.output_tokens)
+        cost = price.cost_nano(input_tokens, output_tokens) if price else None
+        write(now, context, outcome, cost)
+        metrics.observe(context, outcome, cost)
+        if context.token_id:
+            tokens = (input_tokens or 0) + (output_tokens or 0)
+            limits.used(context.token_id, tokens, cost or 0, now)
+    finally:
+        if opened_here and not connection.in_atomic_block:
+            connection.close()
+
+
+def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int | None) -> None:
+    ops = connection.ops
+    total_ms = _ms(outcome.total_ms)
+    input_tokens, output_tokens = _count(outcome.input_tokens), _count(outcome.output_tokens)
+    request_body, response_body, bodies_until = _bodies(now, context, outcome)
+    record = (
+        ops.adapt_datetimefield_value(now),
+        context.kind[:30],
+        context.user_id,
+        context.token_id,
+        context.integration_id,
+        context.prompt_id,
+        context.version_id,
+        context.test_id,
+        context.feature[:100],
+        outcome.ok,
+        outcome.error_code[:100],
+        outcome.http_status,
+        total_ms,
+        _ms(outcome.sts_ms),
+        _ms(outcome.model_ms),
+        _ms(outcome.first_token_ms),
+        input_tokens,
+        output_tokens,
+        cost,
+        outcome.request_id[:100],
+        request_body,
+        response_body,
+        ops.adapt_datetimefield_value(bodies_until),
+    )
+    buckets = [0] * BUCKETS
+    if total_ms is not None:
+        buckets[bucket_of(total_ms)] = 1
+    rollup = (
+        ops.adapt_datetimefield_value(now.replace(minute=0, second=0, microsecond=0)),
+        context.kind[:30],
+        context.integration_id or 0,
+        context.prompt_id or 0,
+        context.version_id or 0,
+        context.feature[:100],
+        context.token_id or 0,
+        1,
+        0 if outcome.ok else 1,
+        input_tokens or 0,
+        output_tokens or 0,
+        cost or 0,
+        total_ms or 0,
+        *buckets,
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(RECORD_AND_ROLLUP, record + rollup)
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(INSERT_RECORD, record)
+        cursor.execute(UPSERT_ROLLUP, rollup)
+
+
+# --- bodies, for the prompts that keep them ---------------------------------------------------
+
+MASK = "•••"
+_SECRET_KEY = re.compile(
+    r"(pass(word)?|secret|token|api[-_]?key|authori[sz]ation|credential)", re.I
+)
+_SECRET_TEXT = [
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key ids
+    re.compile(r"\bbcp_[\w-]{8,}"),  # the console's API tokens
+    re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{8,}"),
+    re.compile(r"(?i)(\"[^\"]*(?:secret|password|token|api[-_]?key)[^\"]*\"\s*:\s*)\"[^\"]*\""),
+]
+
+_keeping_lock = threading.Lock()
+_keeping: dict[int, tuple[int, float]] = {}
+
+
+def keeping_days(prompt_id: int | None) -> int:
+    """Days the prompt keeps its calls' bodies (0: not kept); cached like prices."""
+    if not prompt_id:
+        return 0
+    hit = _keeping.get(prompt_id)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    days = (
+        BodyKeeping.objects.filter(prompt_id=prompt_id).values_list("days", flat=True).first() or 0
+    )
+    with _keeping_lock:
+        if len(_keeping) > 10_000:
+            _keeping.clear()
+        _keeping[prompt_id] = (days, now + settings.USAGE_PRICE_CACHE_SECONDS)
+    return days
+
+
+def forget_keeping() -> None:
+    with _keeping_lock:
+        _keeping.clear()
+
+
+def _mask_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: MASK if _SECRET_KEY.search(str(k)) and isinstance(v, str) else _mask_json(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_json(v) for v in value]
+    if isinstance(value, str):
+        return mask_text(value)
+    return value
+
+
+def mask_text(text: str) -> str:
+    for pattern in _SECRET_TEXT:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + f'"{MASK}"', text)
+        else:
+            text = pattern.sub(MASK, text)
+    return text
+
+
+def masked_body(body: str | None) -> str:
+    """The body with secrets masked, cut at USAGE_BODY_LIMIT characters."""
+    if not body:
+        return ""
+    try:
+        shown = json.dumps(_mask_json(json.loads(body)), ensure_ascii=False)
+    except ValueError:
+        shown = mask_text(body)
+    limit = settings.USAGE_BODY_LIMIT
+    shown = shown.replace("\x00", "\\x00")
+    return shown if len(shown) <= limit else shown[:limit] + " … (cut)"
+
+
+def _bodies(
+    now: datetime, context: CallContext, outcome: CallOutcome
+) -> tuple[str, str, datetime | None]:
+    if outcome.request_body is None and outcome.response_body is None:
+        return "", "", None
+    days = keeping_days(context.prompt_id)
+    if not days:
+        return "", "", None
+    return (
+        masked_body(outcome.request_body),
+        masked_body(outcome.response_body),
+        now + timedelta(days=days),
+    )
