@@ -83,7 +83,7 @@ class TestReadableEvent:
         assert f'href="/prompts/{prompt.pk}/">Open in the console' in text
 
     def test_a_secret_reads_changed_secret(self, alice_client, alice):
-        token, plaintext = tokens.issue_token("backend", alice)
+        token, plaintext = tokens.issue_token("backend", alice, all_prompts=True)
         created = latest(object_type="prompts_library.apitoken", action=A.CREATE)
         text = alice_client.get(f"{URL}{created.pk}/change/").text
         assert ">API token<" in text and "changed (secret)" in text
@@ -198,7 +198,7 @@ class TestTimelines:
         assert found and {e.actor_repr for e in found} == {"bob"}
 
     def test_console_pages_link_to_timelines(self, alice_client, alice):
-        token, _ = tokens.issue_token("backend", alice)
+        token, _ = tokens.issue_token("backend", alice, all_prompts=True)
         text = alice_client.get("/prompts/tokens/").text
         assert f"{URL}?object_type=prompts_library.apitoken&amp;object_id={token.pk}" in text
 

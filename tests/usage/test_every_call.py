@@ -32,7 +32,7 @@ def _configuration():
 
 def test_n_calls_of_every_kind_make_n_records(alice, alice_client, sandbox, celery_worker):
     prompt = make_prompt(alice)
-    _, token = ApiToken.issue("backend", alice)
+    _, token = ApiToken.issue("backend", alice, all_prompts=True)
     config = _configuration()
 
     connection_tests = [
