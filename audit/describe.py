@@ -16,8 +16,7 @@ from django.contrib import admin
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 
-from audit.models import AuditEvent
-from audit.recorder import MASK
+from audit.models import MASK, AuditEvent
 
 Action = AuditEvent.Action
 

@@ -13,6 +13,10 @@ from django.db import models
 GENESIS = "0" * 64
 
 
+# What a secret value is replaced with in the trail (and its exports).
+MASK = "•••••• (secret)"
+
+
 class AuditEvent(models.Model):
     class Action(models.TextChoices):
         CREATE = "create", "Create"

@@ -28,13 +28,12 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from audit import stream
-from audit.models import AuditEvent, ChainHead, PendingEvent
+from audit.models import MASK, AuditEvent, ChainHead, PendingEvent
 
 logger = logging.getLogger(__name__)
 
 Action = AuditEvent.Action
 
-MASK = "•••••• (secret)"
 
 # Fields whose changes are bookkeeping, not edits (written by tests finishing, logins, API use).
 IGNORED_FIELDS = frozenset(
@@ -374,11 +373,3 @@ def chain_pending(limit: int = 5000) -> int:
         moved += len(pending)
         if len(pending) < limit:
             return moved
-
-
-def verify_chain() -> tuple[int, AuditEvent | None, str]:
-    """(events checked, first broken event or None, why). Pending events are chained first."""
-    from audit.verify import verify_chain as walk
-
-    outcome = walk()
-    return outcome.checked, outcome.broken, outcome.why

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from audit import recorder
+from audit import recorder, verify
 from audit.models import AuditEvent
 from integrations import services as integration_services
 from integrations.models import BedrockModel, ConnectionTest, Provider
@@ -221,8 +221,8 @@ def test_concurrent_writers_do_not_fork_the_chain():
     for t in threads:
         t.join()
     assert not errors
-    checked, broken, why = recorder.verify_chain()
-    assert (checked, broken, why) == (already + 20, None, "")
+    outcome = verify.verify_chain()
+    assert (outcome.checked, outcome.broken, outcome.why) == (already + 20, None, "")
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.core.management import call_command
 
-from audit import recorder
+from audit import recorder, verify
 from audit.models import AuditEvent, PendingEvent
 from prompts_library import apicache, services
 from prompts_library.models import ApiToken, Prompt
@@ -113,8 +113,9 @@ class TestTokenUsesOnRecord:
         # Another change recorded in between, under the chain's lock as usual.
         services.publish(prompt, services.save_version(prompt, content(), alice))
         assert invoke(client, prompt.slug, token).status_code == 200
-        checked, broken, why = recorder.verify_chain()  # chains the pending events first
-        assert (broken, why) == (None, "")
+        outcome = verify.verify_chain()  # chains the pending events first
+        checked = outcome.checked
+        assert (outcome.broken, outcome.why) == (None, "")
         assert not PendingEvent.objects.exists()
         used = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED).order_by("id")
         assert used.count() == 6 and checked == AuditEvent.objects.count()
@@ -135,7 +136,8 @@ class TestTokenUsesOnRecord:
             recorder.record_pending(AuditEvent.Action.TOKEN_USED, object_id=i)
         assert PendingEvent.objects.count() == 3  # not chained yet: one lock per interval
         assert recorder.chain_pending() == 3
-        assert recorder.verify_chain()[1:] == (None, "")
+        outcome = verify.verify_chain()
+        assert (outcome.broken, outcome.why) == (None, "")
 
 
 @pytest.mark.django_db(transaction=True)
