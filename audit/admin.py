@@ -23,10 +23,13 @@ from django.utils.html import format_html, format_html_join
 
 from audit import archive, describe, export, filters, recorder, verify
 from audit.models import AuditEvent
+from config import params
 from config.admin import ReadOnlyAdminMixin
 
 EXPORT_AUDIT = "audit.export_audit"
 VERIFY_AUDIT = "audit.verify_audit"
+# The furthest page of the audit list that may be asked for (?p=; 50 events a page).
+MAX_PAGE = 1_000_000
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -205,8 +208,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         allow_empty_first_page: bool = True,
     ) -> Paginator:
         # Enough rows counted to reach the page asked for, and ten pages past it.
-        raw = request.GET.get("p", "")
-        page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else 1
+        page = params.parse_int(request.GET.get("p"), minimum=1, maximum=MAX_PAGE) or 1
         cap = max(10_000, (page + 10) * per_page)
         return CappedCountPaginator(queryset, per_page, orphans, allow_empty_first_page, cap=cap)
 

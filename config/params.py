@@ -1,17 +1,23 @@
-"""Numbers read from query strings and forms: ASCII digits, bounded, or a 400.
+"""Parameters read from query strings and forms: numbers in ASCII digits and bounded, or a 400.
 
 `str.isdigit()` accepts superscripts and other scripts' digits ("²", "٣"), which `int()` or
 the database then refuse with a server error; a number of a hundred digits overflows the
 database's integers. Every view, and the admin, reads a numeric parameter through here.
+
+StrictParamsMiddleware refuses, with a 400, what no page can use and the database would fail
+on: a NUL in a query string value (PostgreSQL text holds none), and admin actions posted with
+ids that are not ids (Django admin filters on them as they come).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import BadRequest
+from django.http import HttpRequest, HttpResponse
 
 # The largest value a BigAutoField (and PostgreSQL's bigint) holds.
 MAX_ID = 2**63 - 1
@@ -53,3 +59,20 @@ def int_param(
 def id_param(params: Mapping[str, Any], name: str) -> int | None:
     """`params[name]` as a primary key: None when absent or empty, a 400 when it is not one."""
     return int_param(params, name, minimum=1)
+
+
+class StrictParamsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in v for values in request.GET.lists() for v in values[1]):
+            raise BadRequest("A query parameter holds a NUL character.")
+        if request.method == "POST" and request.path.startswith(ADMIN_PREFIX):
+            selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
+            if any(parse_id(pk) is None for pk in selected):
+                raise BadRequest("The selected rows are not ids.")
+        return self.get_response(request)
+
+
+ADMIN_PREFIX = "/admin/"

@@ -11,6 +11,7 @@ from django.http import QueryDict
 
 from bedrock import arns, endpoints, policies, rules
 from bedrock.values import InvalidValue
+from config import params
 from integrations.models import BedrockModel, Configuration, Header, Provider
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -128,7 +129,7 @@ class IntegrationForm(forms.Form):
                     name=name.strip(),
                     value=values[i] if i < len(values) else "",
                     secret=str(i) in secret_rows,
-                    stored_index=int(keep) if keep.isdigit() else None,
+                    stored_index=params.parse_int(keep, maximum=MAX_HEADERS),
                 )
             )
         return rows

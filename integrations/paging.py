@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config import params
+
 PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 100
 
@@ -48,10 +50,12 @@ def search_text(request: HttpRequest) -> str:
     return request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
 
 
+MAX_PAGE = 100_000
+
+
 def page_number(request: HttpRequest) -> int:
-    raw = request.GET.get("page", "1")
-    number = int(raw) if raw.isdigit() else 1
-    return max(1, min(number, 100_000))
+    """?page=N, 1 to MAX_PAGE in ASCII digits (absent or empty: 1); anything else is a 400."""
+    return params.int_param(request.GET, "page", 1, minimum=1, maximum=MAX_PAGE) or 1
 
 
 def page_of(queryset: QuerySet[Any], request: HttpRequest, size: int = PAGE_SIZE) -> Page:

@@ -17,6 +17,7 @@ from django_htmx.middleware import HtmxDetails
 from accounts import roles
 from bedrock import arns, client, endpoints, families, policies
 from bedrock.values import InvalidValue
+from config import params
 from integrations import paging, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
@@ -119,11 +120,8 @@ def new(request: HttpRequest) -> HttpResponse:
         "endpoint": endpoints.default_bedrock_endpoint(settings.AWS_REGION),
         "request_json": families.default_request_json(None),
     }
-    provider = (
-        Provider.objects.filter(pk=request.GET.get("provider") or 0).first()
-        if (request.GET.get("provider", "").isdigit())
-        else None
-    )
+    provider_id = params.id_param(request.GET, "provider")
+    provider = Provider.objects.filter(pk=provider_id).first() if provider_id else None
     if provider:
         initial.update(provider_name=provider.name, external_id=provider.external_id)
     return _render_setup(request, IntegrationForm(initial=initial))
@@ -162,8 +160,9 @@ def _save(request: HttpRequest, integration: BedrockModel | None) -> HttpRespons
 def test(request: HttpRequest) -> HttpResponse:
     """Validate the form; if it is valid, queue a test and show its live status."""
     integration = None
-    if request.POST.get("integration", "").isdigit():
-        integration = get_object_or_404(BedrockModel, pk=request.POST["integration"])
+    integration_id = params.id_param(request.POST, "integration")
+    if integration_id is not None:
+        integration = get_object_or_404(BedrockModel, pk=integration_id)
     form = IntegrationForm(request.POST, instance=integration)
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
     if form.is_valid():

@@ -21,7 +21,7 @@ class FeatureAdmin(ChangesApiServing, AuditedModelAdmin):
 
 class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PromptVersion
-    fields = ("number", "change_note", "author", "created")
+    fields = ("number", "change_note", "author", "created", "imported", "original_author")
     readonly_fields = fields
     extra = 0
     show_change_link = True

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from audit.models import AuditEvent
 from audit.recorder import record_pending
+from config import params
 from prompts_library import apicache, rendering, services
 from prompts_library.models import ApiToken, hash_token
 from usage import limits
@@ -102,7 +103,7 @@ def _read_body(request: HttpRequest) -> bytes | None:
         stream = request.META.get("wsgi.input")
         data = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
         return None if len(data) > MAX_BODY_BYTES else data
-    if declared and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+    if declared and params.parse_int(declared, maximum=MAX_BODY_BYTES) is None:
         return None
     return request.body if len(request.body) <= MAX_BODY_BYTES else None
 

@@ -62,10 +62,15 @@ class PromptVersion(models.Model):
     output_tokens_path = models.CharField(max_length=1000, blank=True)
     samples = models.JSONField(default=dict, blank=True)
     change_note = models.CharField(max_length=500, blank=True)
+    # Who saved it here, and when: for an imported version, the importer at import time.
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created = models.DateTimeField(auto_now_add=True)
+    # What an import file said about the version: information only, never its history here.
+    imported = models.BooleanField(default=False)
+    original_author = models.CharField(max_length=150, blank=True)
+    original_created = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["prompt", "-number"]

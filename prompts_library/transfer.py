@@ -15,7 +15,6 @@ from typing import Any
 
 import jmespath
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
@@ -58,6 +57,15 @@ def _export_headers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             out.append({"name": row["name"], "secret": False, "value": row.get("value", "")})
     return out
+
+
+def _origin(v: PromptVersion) -> dict[str, Any]:
+    """Who wrote the version and when: for an imported version, what its file said."""
+    if v.imported:
+        author = v.original_author or None
+    else:
+        author = v.author.get_username() if v.author else None
+    return {"author": author, "created": (v.original_created or v.created).isoformat()}
 
 
 def export_data() -> dict[str, Any]:
@@ -111,8 +119,7 @@ def export_data() -> dict[str, Any]:
                         "output_tokens_path": v.output_tokens_path,
                         "samples": v.samples or {},
                         "change_note": v.change_note,
-                        "author": v.author.get_username() if v.author else None,
-                        "created": v.created.isoformat(),
+                        **_origin(v),
                     }
                     for v in sorted(p.versions.all(), key=lambda v: v.number)
                 ],
@@ -630,15 +637,9 @@ def _feature(name: str, report: Report, seen: dict[str, Feature]) -> Feature:
     return feature
 
 
-def _create_version(prompt: Prompt, v: _VersionIn, report: Report, users: dict) -> PromptVersion:
-    if v.author and v.author not in users:
-        User = get_user_model()
-        users[v.author] = User.objects.filter(**{User.USERNAME_FIELD: v.author}).first()
-        if users[v.author] is None:
-            report.prompts.warnings.append(
-                f"{prompt.slug} v{v.number}: the author {v.author} has no account here; "
-                "the version is kept without an author."
-            )
+def _create_version(prompt: Prompt, v: _VersionIn, importer: Any) -> PromptVersion:
+    """The version as the importer's, saved now; the file's author and date are kept beside
+    it as information ("imported; originally ..."), never as its history here."""
     version = PromptVersion.objects.create(
         prompt=prompt,
         number=v.number,
@@ -648,11 +649,11 @@ def _create_version(prompt: Prompt, v: _VersionIn, report: Report, users: dict) 
         output_tokens_path=v.output_tokens_path,
         samples=v.samples,
         change_note=v.change_note,
-        author=users.get(v.author) if v.author else None,
+        author=importer if getattr(importer, "is_authenticated", False) else None,
+        imported=True,
+        original_author=v.author[:150],
+        original_created=v.created,
     )
-    if v.created is not None:
-        # Keep the original date; a queryset update, as the row was only just created.
-        PromptVersion.objects.filter(pk=version.pk).update(created=v.created)
     recorder.record_create(version)
     return version
 
@@ -662,7 +663,7 @@ def _import_prompt(
     integration: BedrockModel,
     feature: Feature,
     report: Report,
-    users: dict,
+    importer: Any,
 ) -> None:
     prompt = Prompt.objects.filter(slug=item.slug).first()
     if prompt is None:
@@ -670,7 +671,7 @@ def _import_prompt(
             name=item.name, slug=item.slug, integration=integration, feature=feature
         )
         recorder.record_create(prompt)
-        versions = {v.number: _create_version(prompt, v, report, users) for v in item.versions}
+        versions = {v.number: _create_version(prompt, v, importer) for v in item.versions}
         if item.published_version is not None:
             services.publish(prompt, versions[item.published_version])
         published = f", v{item.published_version} published" if item.published_version else ""
@@ -698,7 +699,7 @@ def _import_prompt(
                     "so the console's version was kept."
                 )
             continue
-        existing[v.number] = _create_version(prompt, v, report, users)
+        existing[v.number] = _create_version(prompt, v, importer)
         added.append(f"v{v.number}")
     if added:
         changes.append("added " + ", ".join(added))
@@ -739,7 +740,6 @@ def import_data(data: dict[str, Any], *, dry_run: bool = False, user: Any = None
         features: dict[str, Feature] = {}
         for name in parsed.features:
             _feature(name, report, features)
-        users: dict[str, Any] = {}
         for prompt_in in parsed.prompts:
             integration = integrations.get(_key(*prompt_in.integration)) or (
                 BedrockModel.objects.get(
@@ -748,7 +748,7 @@ def import_data(data: dict[str, Any], *, dry_run: bool = False, user: Any = None
                 )
             )
             feature = _feature(prompt_in.feature, report, features)
-            _import_prompt(prompt_in, integration, feature, report, users)
+            _import_prompt(prompt_in, integration, feature, report, user)
         if dry_run:
             transaction.set_rollback(True)
         else:

@@ -17,6 +17,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
 from bedrock import families
+from config import params
 from integrations import paging
 from integrations.models import BedrockModel
 from integrations.views import wait_past
@@ -105,8 +106,8 @@ def new(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Created {prompt.name} (version 1).")
         return redirect(prompt)
     initial: dict[str, Any] = {}
-    model = request.GET.get("model", "")
-    integration = BedrockModel.objects.filter(pk=model).first() if model.isdigit() else None
+    model = params.id_param(request.GET, "model")
+    integration = BedrockModel.objects.filter(pk=model).first() if model else None
     if integration is not None:
         initial = {"integration": integration.pk, **starting_point(integration)}
     return _render_form(request, PromptForm(initial=initial))
@@ -154,8 +155,8 @@ def variables(request: HttpRequest) -> HttpResponse:
 @require_POST
 def assist(request: HttpRequest) -> HttpResponse:
     """Choosing the model: prefill Request JSON and paths when they are empty or a default."""
-    model = request.POST.get("integration", "")
-    integration = BedrockModel.objects.filter(pk=model).first() if model.isdigit() else None
+    model = params.id_param(request.POST, "integration")
+    integration = BedrockModel.objects.filter(pk=model).first() if model else None
     suggestions: dict[str, str] = {}
     if integration is not None:
         current = request.POST.get("request_template", "").strip()
@@ -167,10 +168,10 @@ def assist(request: HttpRequest) -> HttpResponse:
             suggestions = starting_point(integration)
     form = PromptForm(initial=suggestions) if suggestions else PromptForm(request.POST)
     context: dict[str, Any] = {"form": form, "suggestions": suggestions}
-    editing = request.POST.get("prompt", "")
+    editing = params.id_param(request.POST, "prompt")
     prompt = (
         Prompt.objects.select_related("integration", "published_version").filter(pk=editing).first()
-        if editing.isdigit()
+        if editing
         else None
     )
     if prompt is not None:
@@ -301,8 +302,8 @@ def retest_on_model(request: HttpRequest, pk: int) -> HttpResponse:
     prompt = get_object_or_404(
         Prompt.objects.select_related("integration", "published_version"), pk=pk
     )
-    model = request.POST.get("integration", "")
-    integration = get_object_or_404(BedrockModel, pk=model) if model.isdigit() else None
+    model = params.id_param(request.POST, "integration")
+    integration = get_object_or_404(BedrockModel, pk=model) if model else None
     if integration is None or prompt.published_version is None:
         raise Http404
     error = ""
@@ -379,16 +380,26 @@ def _lines(version: PromptVersion, part: str) -> list[str]:
     return [f"{k}: {v}" for k, v in sorted((version.samples or {}).items())]
 
 
+def _version_number(request: HttpRequest, name: str, default: int) -> int:
+    """?a= or ?b=: a version number, or no such version (404)."""
+    raw = request.GET.get(name)
+    if not raw:
+        return default
+    number = params.parse_int(raw, minimum=1)
+    if number is None:
+        raise Http404
+    return number
+
+
 @roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def compare(request: HttpRequest, pk: int) -> HttpResponse:
     prompt = get_object_or_404(Prompt, pk=pk)
     numbers = list(prompt.versions.order_by("-number").values_list("number", flat=True))
-    try:
-        a = int(request.GET.get("a") or (numbers[1] if len(numbers) > 1 else numbers[0]))
-        b = int(request.GET.get("b") or numbers[0])
-    except (ValueError, IndexError):
-        raise Http404 from None
+    if not numbers:
+        raise Http404
+    a = _version_number(request, "a", numbers[1] if len(numbers) > 1 else numbers[0])
+    b = _version_number(request, "b", numbers[0])
     va = get_object_or_404(PromptVersion, prompt=prompt, number=a)
     vb = get_object_or_404(PromptVersion, prompt=prompt, number=b)
     differ = difflib.HtmlDiff(wrapcolumn=70)

@@ -69,8 +69,10 @@ class TestIntegrationsPages:
         r = alice_client.get("/?q=bedrock")
         assert 'href="?q=bedrock&amp;page=2"' in r.text
 
-    def test_bad_page_numbers_are_page_one_or_empty(self, alice_client, sixty):
-        assert _names(alice_client.get("/?page=abc").text) == _names(alice_client.get("/").text)
+    def test_bad_page_numbers_are_a_400_and_far_pages_empty(self, alice_client, sixty):
+        for bad in ("abc", "\u00b2", "0", "-1", "100001", "9" * 30):
+            assert alice_client.get("/", {"page": bad}).status_code == 400, bad
+        assert _names(alice_client.get("/?page=").text) == _names(alice_client.get("/").text)
         assert _names(alice_client.get("/?page=999").text) == []
 
     def test_no_page_counts_the_table(self, alice_client, sixty):

@@ -3,11 +3,14 @@
 import copy
 import io
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from audit.models import AuditEvent
 from integrations.models import BedrockModel, ConnectionTest, Header, Provider, load_headers
 from prompts_library import services, transfer
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
@@ -67,8 +70,11 @@ def snapshot() -> dict:
                         v.output_tokens_path,
                         json.dumps(v.samples, sort_keys=True),
                         v.change_note,
-                        v.author.username if v.author else None,
-                        v.created.isoformat(),
+                        # The history a version shows: an imported one's is what its file said.
+                        (v.original_author or None)
+                        if v.imported
+                        else (v.author and v.author.username),
+                        (v.original_created or v.created).isoformat(),
                     )
                     for v in p.versions.order_by("number")
                 ),
@@ -183,6 +189,37 @@ class TestImport:
         assert prompt.versions.get(number=3).change_note == "From staging"
         assert any("v1 differs" in w for w in report.warnings)
         assert "added v3" in report.prompts.updated[0]
+
+    def test_imported_versions_are_the_importers_with_the_files_history_as_information(
+        self, alice, bob, client
+    ):
+        populate(alice)
+        data = transfer.export_data()
+        support = next(p for p in data["prompts"] if p["slug"] == "support-answer")
+        forged = dict(support["versions"][1], number=3, author="alice")
+        forged["created"] = "2001-02-03T04:05:06+00:00"
+        support["versions"].append(forged)
+
+        client.force_login(bob)
+        body = json.dumps(data).encode()
+        upload = SimpleUploadedFile("export.json", body, content_type="application/json")
+        assert client.post("/prompts/import/", {"file": upload}).status_code == 200
+
+        prompt = Prompt.objects.get(slug="support-answer")
+        v3 = prompt.versions.get(number=3)
+        assert v3.author == bob and v3.created > timezone.now() - timedelta(minutes=5)
+        assert v3.imported and v3.original_author == "alice"
+        assert v3.original_created == datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+        event = AuditEvent.objects.get(
+            object_type="prompts_library.promptversion", object_id=str(v3.pk)
+        )
+        assert event.actor == bob
+        page = client.get(f"/prompts/{prompt.pk}/").text
+        assert "imported; originally by alice, 2001-02-03 04:05" in page
+        # Exported again, the version says who wrote it and when, as its file did.
+        again = next(p for p in transfer.export_data()["prompts"] if p["slug"] == prompt.slug)
+        assert again["versions"][2]["author"] == "alice"
+        assert again["versions"][2]["created"] == "2001-02-03T04:05:06+00:00"
 
     def test_dry_run_writes_nothing(self, alice):
         populate(alice)

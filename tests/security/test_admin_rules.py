@@ -294,3 +294,17 @@ def test_configuration_is_shown_not_editable(world, alice_client):
     for field in ("provider", "role_arn", "external_id", "model_id", "endpoint", "request_json"):
         assert f'name="{field}"' not in page.text
     assert "Edit and test in the console" in page.text
+
+
+@pytest.mark.django_db
+def test_admin_add_forms_refuse_or_validate(world, alice_client):
+    # Prompts are made in the console (slug and first version); twice is still no server error.
+    for _ in range(2):
+        r = alice_client.post(reverse("admin:prompts_library_prompt_add"), {"name": "Twice"})
+        assert r.status_code == 403
+    assert not Prompt.objects.filter(name="Twice").exists()
+    url = reverse("admin:prompts_library_feature_add")
+    assert alice_client.post(url, {"name": "Twice"}).status_code == 302
+    r = alice_client.post(url, {"name": "Twice"})
+    assert r.status_code == 200 and "already exists" in r.text
+    assert Feature.objects.filter(name="Twice").count() == 1
