@@ -44,7 +44,7 @@ def test_one_integrations_changes_in_a_date_range(page, alice):
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(1)  # not the older change, not the other integration's
     expect(rows.first).to_contain_text("Integration")
-    expect(rows.first).to_contain_text("Name, Headers")
+    expect(rows.first).to_contain_text("Name, Headers")  # in the order the model declares them
 
     rows.first.get_by_role("link", name=str(changed.pk), exact=True).click()
     table = page.locator("table.audit-changes")
