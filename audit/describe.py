@@ -133,6 +133,13 @@ def field_label(model: type[models.Model] | None, name: str) -> str:
     return label[:1].upper() + label[1:]
 
 
+def _in_model_order(model: type[models.Model] | None, changes: dict[str, Any]) -> list[str]:
+    """The changed fields in the order the model declares them (JSON keys come back in any
+    order: PostgreSQL's jsonb sorts them by length)."""
+    order = {f.name: i for i, f in enumerate(model._meta.get_fields())} if model else {}
+    return sorted(changes, key=lambda name: (order.get(name, len(order)), name))
+
+
 def _names(model: type[models.Model], ids: set[Any]) -> dict[str, str]:
     """{str(pk): name} for the ids still present (one query)."""
     clean = {
@@ -156,6 +163,7 @@ def readable(event: AuditEvent) -> Readable:
     """The event's changes in words. Queries: one per kind of object its ids refer to."""
     model = _model(event.object_type)
     changes = event.changes if isinstance(event.changes, dict) else {}
+    changes = {name: changes[name] for name in _in_model_order(model, changes)}
     if event.action == Action.PUBLISH and "version" in changes:
         return Readable(
             [
@@ -235,7 +243,11 @@ def summary(event: AuditEvent) -> str:
     if event.action in (Action.CREATE, Action.DELETE):
         return ""
     model = _model(event.object_type)
-    names = [field_label(model, k) for k, v in changes.items() if isinstance(v, (list, dict))]
+    names = [
+        field_label(model, k)
+        for k in _in_model_order(model, changes)
+        if isinstance(changes[k], (list, dict))
+    ]
     return ", ".join(names)
 
 

@@ -1,6 +1,6 @@
 """The filters a reviewer uses on the audit list, each kept in the URL so a view can be shared.
 
-?action=update  ?kind=integration  ?outcome=failed  ?actor__id__exact=3
+?action__exact=update  ?kind=integration  ?outcome=failed  ?actor__id__exact=3
 ?from=2026-11-01&to=2026-11-30
 ?object_type=integrations.bedrockmodel&object_id=7  (a timeline: one object's whole history)
 """

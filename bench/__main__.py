@@ -81,7 +81,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated parts to run (burst, latency, credentials, api, pages, worker-loss,"
-        " propagation); prints"
+        " propagation, audit); prints"
         " their numbers as JSON instead of writing docs/performance.md",
     )
     parser.add_argument("--json", default="", help="also write the raw numbers to this file")
@@ -108,9 +108,9 @@ def main() -> None:
         import django
 
         django.setup()
-        from bench import resilience, runs
+        from bench import audit_review, resilience, runs
 
-        unknown = set(parts) - set(runs.PARTS) - set(resilience.PARTS)
+        unknown = set(parts) - set(runs.PARTS) - set(resilience.PARTS) - set(audit_review.PARTS)
         if unknown:
             parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
         wanted = parts or runs.PARTS + resilience.PARTS
@@ -121,6 +121,8 @@ def main() -> None:
             )
         if set(wanted) & set(resilience.PARTS):
             results.update(resilience.run_all(env, var_dir, args.quick, wanted))
+        if set(parts) & set(audit_review.PARTS):  # only when asked: it seeds its own trail
+            results.update(audit_review.run_all(env, var_dir, args.quick, parts))
         import json
 
         if args.json:

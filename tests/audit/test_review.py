@@ -233,3 +233,51 @@ def test_queries_do_not_grow_with_the_trail(alice_client, alice, django_assert_n
     for (url, params), expected in zip(pages, before, strict=True):
         with django_assert_num_queries(expected):
             assert alice_client.get(url, params).status_code == 200
+
+
+@pytest.mark.django_db
+def test_every_kind_of_event_page_reads_without_error(alice_client, alice):
+    prompt = make_prompt(author=alice)
+    shapes = [
+        (
+            A.ROLES,
+            "auth.user",
+            str(alice.pk),
+            {"groups": {"add": ["Editor"], "remove": ["Viewer"]}},
+        ),
+        (A.LOGIN_FAILED, "auth.user", "", {"username": "mallory"}),
+        (
+            A.TOKEN_REVOKED,
+            "prompts_library.apitoken",
+            "999",
+            {"revoked_at": [None, "2026-11-30T10:00:00Z"]},
+        ),
+        (
+            A.TEST_FINISHED,
+            "integrations.bedrockmodel",
+            "12345",
+            {"status": "failed", "error_code": "AccessDenied"},
+        ),
+        (A.ROLLBACK, "prompts_library.prompt", str(prompt.pk), {"to_version": 1, "new_version": 2}),
+        (A.EXPORT, "audit.auditevent", "", {"format": "csv", "filters": "kind=integration"}),
+        (A.UPDATE, "integrations.crypto", "", {"rotated": 3}),
+        (A.UPDATE, "no_such.model", "x<y>", {"field": [{"a": 1}, [1, 2]]}),
+        (A.UPDATE, "prompts_library.prompt", str(prompt.pk), {"published_version": [None, 999999]}),
+    ]
+    for action, object_type, object_id, changes in shapes:
+        event = recorder.record(
+            action,
+            object_type=object_type,
+            object_id=object_id,
+            object_repr="<b>x</b>",
+            changes=changes,
+        )
+        page = alice_client.get(f"{URL}{event.pk}/change/")
+        assert page.status_code == 200, (action, object_type)
+        assert "<b>x</b>" not in page.text  # escaped
+    text = alice_client.get(URL).text
+    assert "<b>x</b>" not in text
+    rollback = latest(action=A.ROLLBACK)
+    assert "<td>v1</td>" in alice_client.get(f"{URL}{rollback.pk}/change/").text
+    dangling = latest(object_type="prompts_library.prompt", action=A.UPDATE)
+    assert "#999999 (since deleted)" in alice_client.get(f"{URL}{dangling.pk}/change/").text
