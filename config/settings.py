@@ -111,6 +111,7 @@ TEMPLATES = [
                 "config.cache.banner",
                 "audit.context.chain_alert",
             ],
+            "builtins": ["integrations.templatetags.console"],
         },
     },
 ]
