@@ -111,8 +111,30 @@
     });
   });
 
-  document.addEventListener("htmx:afterSettle", syncSave);
+  // A field whose message box holds an error is marked invalid (aria-invalid, styled in CSS),
+  // whether the messages came with the page or from a Test's answer.
+  function markInvalid() {
+    document.querySelectorAll(".field-errors[id^='errors-']").forEach(function (box) {
+      const field = document.getElementById("id_" + box.id.slice("errors-".length));
+      if (!field) return;
+      if (box.querySelector(".error")) {
+        field.setAttribute("aria-invalid", "true");
+        field.setAttribute("aria-describedby", box.id);
+      } else if (field.getAttribute("aria-describedby") === box.id) {
+        field.removeAttribute("aria-invalid");
+        field.removeAttribute("aria-describedby");
+      }
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function () { syncSave(); markInvalid(); });
   document.addEventListener("htmx:oobAfterSwap", syncSave);
+
+  // Publish, Roll back, Revoke: a form with data-confirm asks first.
+  document.addEventListener("submit", function (event) {
+    const message = event.target.dataset && event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
 
   document.addEventListener("input", function (event) {
     const t = event.target;
@@ -160,5 +182,6 @@
     const save = document.getElementById("save-button");
     if (form && save && save.dataset.ready === "1") form.dataset.tested = formValues(form);
     syncSave();
+    markInvalid();
   });
 })();

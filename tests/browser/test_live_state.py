@@ -51,3 +51,23 @@ def test_the_home_page_shows_a_test_that_ends_while_it_is_open(page, alice, sand
     expect(row.locator(".last-test")).to_contain_text("just now")
     expect(row.locator(".badge")).to_have_text("Verified")
     assert page.csp_violations == []
+
+
+def test_the_prompt_page_agrees_with_its_finished_test(page, alice, sandbox, celery_worker):
+    from tests.prompts.fixtures import make_prompt
+
+    prompt = make_prompt(alice)
+    sign_in(page, "alice", "alice-password-long")
+    page.goto(f"/prompts/{prompt.pk}/")
+    history = page.locator("#prompt-test-history")
+    expect(history).to_contain_text("No tests yet.")
+    expect(page.locator(".samples")).to_contain_text('Say "hi"')  # the version's sample values
+
+    sandbox.state.set_config(invoke_delay_ms=800)
+    page.get_by_role("button", name="Test v1").click()
+    expect(history).not_to_contain_text("No tests yet.")  # the queued test is listed at once
+    expect(page.locator("#test-result").get_by_role("heading", name="Success")).to_be_visible()
+    expect(history.locator("tbody tr").first).to_contain_text("Success")
+    expect(history).not_to_contain_text("Queued")
+    expect(history).not_to_contain_text("Running")
+    assert page.csp_violations == []
