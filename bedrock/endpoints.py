@@ -225,6 +225,9 @@ def is_extra_origin(
     }
 
 
+_HTTPS_REQUIRED = "Use https: the console only calls AWS endpoints over TLS."
+
+
 def check_endpoint(url: str, service: str, extra_origins: Iterable[str] | None = None) -> Endpoint:
     """Check that ``url`` is an AWS endpoint of ``service`` ("sts" or "bedrock-runtime") or an
     origin listed in ``extra_origins``; return it normalised."""
@@ -250,19 +253,24 @@ def check_endpoint(url: str, service: str, extra_origins: Iterable[str] | None =
             extra=True,
         )
 
+    # Said to whoever fills the form: no setting's name, which only the operator can change.
     not_allowed = (
-        f"The host must be {_SERVICE_LABEL[service]}, or an origin allowed by EXTRA_AWS_ENDPOINTS."
+        f"The host must be {_SERVICE_LABEL[service]}, or an origin this console is set up to allow."
     )
+    # Plain http is refused whatever the host: say so first, then what else is wrong.
+    https = f"{_HTTPS_REQUIRED} " if parts.scheme != "https" else ""
     if _looks_like_ip(host, parts.ipv6):
-        raise InvalidValue(f"IP addresses are not accepted. {not_allowed}")
+        raise InvalidValue(f"{https}IP addresses are not accepted. {not_allowed}")
     if not _HOST_CHARS_RE.fullmatch(host) or ".." in host:
-        raise InvalidValue(f"The host name has characters that aren't allowed. {not_allowed}")
+        raise InvalidValue(
+            f"{https}The host name has characters that aren't allowed. {not_allowed}"
+        )
 
     endpoint = _match_aws_host(host, service)
     if endpoint is None:
-        raise InvalidValue(_wrong_host_message(host, service, not_allowed))
+        raise InvalidValue(https + _wrong_host_message(host, service, not_allowed))
     if parts.scheme != "https":
-        raise InvalidValue("Use https: the console only calls AWS endpoints over TLS.")
+        raise InvalidValue(_HTTPS_REQUIRED)
     if parts.port is not None and parts.port != 443:
         raise InvalidValue(
             f"AWS endpoints use the standard https port: remove ':{parts.port}' "

@@ -112,6 +112,7 @@ TEMPLATES = [
                 "config.cache.banner",
                 "audit.context.chain_alert",
             ],
+            "builtins": ["integrations.templatetags.console"],
         },
     },
 ]

@@ -214,7 +214,9 @@ class IntegrationForm(forms.Form):
             raise forms.ValidationError(f"The Request JSON is not valid JSON: {e}.") from None
         if not isinstance(body, dict):
             raise forms.ValidationError("The Request JSON must be a JSON object ({…}).")
-        return text.strip()
+        # A form post sends a textarea's line breaks as CRLF, htmx's as LF: keep what was on
+        # screen, so that Save stores the very body that Test sent.
+        return text.replace("\r\n", "\n").strip()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

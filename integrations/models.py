@@ -327,6 +327,19 @@ class ConnectionTest(HoldsConfiguration, TestRun):
     def masked_headers(self) -> list[dict[str, str]]:
         return masked_headers(self.headers)
 
+    @property
+    def short_fingerprint(self) -> str:
+        """Enough of the keyed fingerprint for an admin to tell two sets of values apart."""
+        return self.fingerprint[:12]
+
+    @property
+    def body_first_line(self) -> str:
+        """The body's first line that says something (not a lone bracket), for the result."""
+        lines = [line.strip() for line in self.request_json.splitlines() if line.strip()]
+        telling = [line for line in lines if line not in ("{", "[", "}", "]")]
+        line = (telling or lines or [""])[0]
+        return line if len(line) <= 100 else line[:99] + "…"
+
     def audit_subject(self) -> tuple[models.Model, dict[str, Any]]:
         meta = {**self._audit_outcome(), "kind": self.kind, "model_id": self.model_id}
         return (self.integration or self), meta

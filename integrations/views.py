@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
@@ -56,6 +56,7 @@ def home(request: HttpRequest) -> HttpResponse:
             Q(name__icontains=q) | Q(provider__name__icontains=q) | Q(model_id__icontains=q)
         )
     page = paging.page_of(integrations, request)
+    _mark_running(page.rows)
     groups = [
         (provider, list(rows))
         for provider, rows in itertools.groupby(page.rows, key=lambda m: m.provider)
@@ -69,6 +70,24 @@ def home(request: HttpRequest) -> HttpResponse:
         "integrations/home.html",
         {"groups": groups, "page": page, "empty_providers": empty_providers},
     )
+
+
+def _mark_running(integrations: list[BedrockModel]) -> None:
+    """Give each integration `running`: its latest test still in progress, if any (one query).
+
+    An integration's last_test is the last one that ended; the home page shows a running one
+    instead, and follows it live until it ends.
+    """
+    running: dict[int, ConnectionTest] = {}
+    in_progress = (
+        ConnectionTest.objects.filter(integration__in=[m.pk for m in integrations])
+        .exclude(status__in=ConnectionTest.TERMINAL)
+        .order_by("created")
+    )
+    for t in in_progress:
+        running[t.integration_id] = t  # type: ignore[index]
+    for m in integrations:
+        m.running = running.get(m.pk)  # type: ignore[attr-defined]
 
 
 def _step1_context(form: IntegrationForm) -> dict:
@@ -198,12 +217,35 @@ def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         wait_past(ConnectionTest.objects.filter(pk=pk), after)
         services.reap_stale_tests(pk)
     test = get_object_or_404(ConnectionTest.objects.select_related("integration"), pk=pk)
+    on = request.GET.get("on", "") if request.htmx else ""
+    integration = (
+        BedrockModel.objects.select_related("provider", "last_test")
+        .filter(pk=test.integration_id or 0)
+        .first()
+    )
+    if on == "home" and integration is not None:
+        # The home page's row of this integration: status, last test, last success and failure.
+        _mark_running([integration])
+        return render(request, "integrations/home.html#row", {"m": integration})
     template = "integrations/test_status.html"
     if request.htmx:
         template += "#status"
-    # Polled from the setup form, the final answer also carries the form's Save button.
-    for_form = request.htmx and request.GET.get("for_form") == "1"
-    return render(request, template, {"test": test, "for_form": for_form})
+    context: dict[str, Any] = {
+        "test": test,
+        # Polled from the setup form, the final answer also carries the form's Save button.
+        "for_form": request.htmx and request.GET.get("for_form") == "1",
+        # Polled from a page, the answer also updates what depends on the test (out of band).
+        "live": bool(request.htmx),
+        "on": on if on in ("detail",) else "",
+        "integration": integration,
+    }
+    if on == "detail" and integration is not None:
+        context["history"] = _history(integration)
+    return render(request, template, context)
+
+
+def _history(integration: BedrockModel) -> list[ConnectionTest]:
+    return list(integration.tests.select_related("created_by")[:50])
 
 
 @roles.require(roles.VIEW)
@@ -212,7 +254,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(
         BedrockModel.objects.select_related("provider", "last_test"), pk=pk
     )
-    history = list(integration.tests.select_related("created_by")[:50])
+    history = _history(integration)
     try:
         prompt_new_url = reverse("prompts_library:new")
     except NoReverseMatch:
@@ -264,4 +306,12 @@ def assist(request: HttpRequest) -> HttpResponse:
             )
         except InvalidValue:
             pass
-    return render(request, "integrations/assist.html", context)
+    response = render(request, "integrations/assist.html", context)
+    # The suggestions travel as data, not as swapped inputs: the page applies each one only to a
+    # field that still holds the value it had when they were asked for (static/js/console.js).
+    seq = data.get("assist_seq", "")
+    return trigger_client_event(
+        response,
+        "consoleSuggest",
+        {"seq": int(seq) if seq.isdigit() else 0, "fields": suggestions},
+    )

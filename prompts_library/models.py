@@ -104,7 +104,8 @@ class PromptTest(TestRun):
     RUNNING = (Status.RUNNING,)
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
 
-    prompt = models.ForeignKey(Prompt, models.CASCADE, related_name="tests")
+    # Null for a test from the new prompt page, made before the prompt exists.
+    prompt = models.ForeignKey(Prompt, models.CASCADE, null=True, blank=True, related_name="tests")
     # Null for a draft: the editing page's unsaved values, tested before they become a version.
     version = models.ForeignKey(
         PromptVersion, models.CASCADE, null=True, blank=True, related_name="tests"
@@ -139,12 +140,16 @@ class PromptTest(TestRun):
         return self.version_id is None
 
     def model(self):
-        return self.integration if self.integration_id else self.prompt.integration
+        if self.integration_id or self.prompt is None:
+            return self.integration
+        return self.prompt.integration
 
     def audit_subject(self) -> tuple[models.Model, dict[str, Any]]:
-        # A draft test (the editing page's unsaved values) has no version.
+        # A draft test (the editing page's unsaved values) has no version; a test from the new
+        # prompt page has no prompt yet either, and is recorded on the model it called.
         version = self.version.number if self.version is not None else "draft"
-        return self.prompt, {**self._audit_outcome(), "version": version}
+        subject = self.prompt if self.prompt is not None else (self.integration or self)
+        return subject, {**self._audit_outcome(), "version": version}
 
     def response_tree(self) -> str:
         from prompts_library import jsontree

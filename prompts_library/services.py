@@ -215,6 +215,13 @@ def start_draft_test(
     return _start(prompt, None, content, user, integration)
 
 
+def start_new_prompt_test(
+    content: VersionContent, user: Any, integration: BedrockModel
+) -> PromptTest:
+    """Test the new prompt page's values on the chosen model, before the prompt exists."""
+    return _start(None, None, content, user, integration)
+
+
 def _content_of(version: PromptVersion) -> VersionContent:
     return VersionContent(
         request_template=version.request_template,
@@ -226,7 +233,7 @@ def _content_of(version: PromptVersion) -> VersionContent:
 
 
 def _start(
-    prompt: Prompt,
+    prompt: Prompt | None,
     version: PromptVersion | None,
     content: VersionContent,
     user: Any,
@@ -237,7 +244,7 @@ def _start(
         prompt=prompt,
         version=version,
         integration=integration
-        if integration and integration.pk != prompt.integration_id
+        if integration and (prompt is None or integration.pk != prompt.integration_id)
         else None,
         response_path=content.response_path,
         input_tokens_path=content.input_tokens_path,
@@ -299,7 +306,8 @@ def run_test(test_id: int) -> None:
         log.info("prompt test %s was not claimed (taken or ended)", test_id)
         return
     integration = test.model()
-    session = _session_name(test.created_by, f"p{test.prompt_id}", f"pt{test.pk}")
+    # A test from the new prompt page has no prompt yet.
+    session = _session_name(test.created_by, f"p{test.prompt_id or 'new'}", f"pt{test.pk}")
     # Tests queued before the paths were kept on the test read them from the version.
     source = test if test.response_path or not test.version else test.version
     result = call_model(

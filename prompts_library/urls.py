@@ -8,6 +8,7 @@ app_name = "prompts_library"
 urlpatterns = [
     path("prompts/", views.prompt_list, name="list"),
     path("prompts/new/", views.new, name="new"),
+    path("prompts/new/test/", views.test_new, name="test_new"),
     path("prompts/variables/", views.variables, name="variables"),
     path("prompts/assist/", views.assist, name="assist"),
     path("prompts/export/", views.export, name="export"),

@@ -190,7 +190,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     versions = prompt.versions.select_related("author").order_by("-number")
-    tests = prompt.tests.select_related("version", "created_by")[:50]
+    tests = _tests_of(prompt)
     context = {
         "prompt": prompt,
         "versions": versions,
@@ -216,7 +216,20 @@ def test(request: HttpRequest, pk: int, number: int) -> HttpResponse:
         context["error"] = f"The sample values do not render: {e.message}"
     except services.QueueUnavailable:
         context["error"] = "The task queue is unavailable, so the test could not start."
+    context.update(_live(request, prompt))
     return render(request, "prompts_library/test_outcome.html", context)
+
+
+def _live(request: HttpRequest, prompt: Prompt) -> dict[str, Any]:
+    """What a test's answer updates besides itself on the page it was asked from (?on=...)."""
+    on = request.GET.get("on", "")
+    if on != "detail":
+        return {"live": True}
+    return {"live": True, "on": on, "tests": _tests_of(prompt)}
+
+
+def _tests_of(prompt: Prompt) -> list[PromptTest]:
+    return list(prompt.tests.select_related("version", "created_by")[:50])
 
 
 @roles.require(roles.RUN_TESTS)
@@ -224,20 +237,43 @@ def test(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 def test_draft(request: HttpRequest, pk: int) -> HttpResponse:
     """Test the editing page's current values (template, samples, paths, model), unsaved."""
     prompt = get_object_or_404(Prompt.objects.select_related("integration"), pk=pk)
+    return _test_form_values(request, prompt)
+
+
+@roles.require(roles.ADD_PROMPT, roles.RUN_TESTS)
+@require_POST
+def test_new(request: HttpRequest) -> HttpResponse:
+    """Test the new prompt page's values on the chosen model, before the prompt exists."""
+    return _test_form_values(request, None)
+
+
+# What a Test needs from the form; the name, feature and change note can come afterwards.
+_NOT_NEEDED_TO_TEST = {"name", "feature", "change_note"}
+
+
+def _test_form_values(request: HttpRequest, prompt: Prompt | None) -> HttpResponse:
     form = PromptForm(request.POST)
     context: dict[str, Any] = {"test": None, "error": None}
-    if not form.is_valid():
-        problems = [
-            f"{form.fields[name].label if name in form.fields else 'Form'}: {e}"
-            for name, errors in form.errors.items()
-            for e in errors
-        ]
+    form.is_valid()
+    problems = [
+        f"{form.fields[name].label if name in form.fields else 'Form'}: {e}"
+        for name, errors in form.errors.items()
+        if name not in _NOT_NEEDED_TO_TEST
+        for e in errors
+    ]
+    if problems:
         context["error"] = "Fix the form first. " + " ".join(problems)
         return render(request, "prompts_library/test_outcome.html", context)
+    integration = form.cleaned_data["integration"]
     try:
-        context["test"] = services.start_draft_test(
-            prompt, form.content(), request.user, form.cleaned_data["integration"]
-        )
+        if prompt is None:
+            context["test"] = services.start_new_prompt_test(
+                form.content(), request.user, integration
+            )
+        else:
+            context["test"] = services.start_draft_test(
+                prompt, form.content(), request.user, integration
+            )
     except rendering.RenderError as e:
         context["error"] = f"The sample values do not render: {e.message}"
     except services.QueueUnavailable:
@@ -262,9 +298,10 @@ def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("compact"):
         return render(request, "prompts_library/_affected.html#badge", {"test": test})
     template = "prompts_library/test_status.html"
-    if request.htmx:
-        template += "#status"
-    return render(request, template, {"test": test})
+    if not request.htmx:
+        return render(request, template, {"test": test})
+    live = _live(request, test.prompt) if test.prompt is not None else {"live": True}
+    return render(request, template + "#status", {"test": test, **live})
 
 
 def _affected_context(integration: BedrockModel, prompts: list[Prompt], **extra: Any) -> dict:

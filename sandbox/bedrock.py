@@ -282,6 +282,9 @@ def _resource_arn(model_id: str, region: str, account: str) -> str:
     return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
 
 
+RECORDED_BODY_BYTES = 8192
+
+
 def _request_entry(
     request: SandboxRequest,
     model_id: str,
@@ -305,6 +308,8 @@ def _request_entry(
         "caller_arn": caller.arn,
         "signed_headers": list(auth.signed_headers),
         "extra_headers": extra,
+        # What the caller sent, so that a test can check exactly which values were run.
+        "body": request.body[:RECORDED_BODY_BYTES].decode("utf-8", "replace"),
         "status": None,
         "error_code": None,
     }

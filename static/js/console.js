@@ -18,25 +18,129 @@
     const form = document.getElementById("integration-form");
     const save = document.getElementById("save-button");
     if (!form || !save) return;
-    const same = form.dataset.tested !== undefined && form.dataset.tested === formValues(form);
+    // An answer about an earlier test (one the result box no longer shows) does not count.
+    const shown = !save.dataset.test ||
+      document.querySelector('#test-result [data-test="' + save.dataset.test + '"]') !== null;
+    const same = shown && form.dataset.tested !== undefined && form.dataset.tested === formValues(form);
     save.disabled = !(save.dataset.ready === "1" && same);
     const note = document.getElementById("save-note");
     if (note) note.hidden = save.dataset.ready !== "1" || same;
   }
 
-  document.addEventListener("htmx:configRequest", function (event) {
-    if (event.detail.elt && event.detail.elt.id === "test-button") {
-      const form = document.getElementById("integration-form");
-      form.dataset.tested = formValues(form);
+  // Prefill. The server's suggestions (External ID, Endpoint, Request JSON) arrive as data; one
+  // applies to a field only if the admin has not typed in that field since it was asked for and
+  // the field still holds the value it had then (or is empty). An older answer is dropped.
+  const SUGGESTED = ["external_id", "endpoint", "request_json"];
+  const edits = {};  // field name -> number of edits by the admin
+  let assistSeq = 0;
+  let asked = null;  // {seq, values, edits} of the latest request
+  let pending = 0;   // assist requests in flight
+  let settled = [];  // callbacks waiting for them to end
+
+  function isAssist(elt) { return elt && elt.id === "assist"; }
+
+  function assistEnded() {
+    pending = Math.max(0, pending - 1);
+    if (pending === 0) {
+      const waiting = settled;
+      settled = [];
+      waiting.forEach(function (f) { f(); });
     }
+  }
+
+  // Run `then` once no prefill is in flight (or after 5 s, whatever happens to it).
+  function afterPrefill(then) {
+    if (pending === 0) return then();
+    let done = false;
+    const once = function () { if (!done) { done = true; then(); } };
+    settled.push(once);
+    setTimeout(once, 5000);
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    const elt = event.detail.elt;
+    const form = document.getElementById("integration-form");
+    if (!form) return;
+    if (isAssist(elt)) {
+      assistSeq += 1;
+      const values = {};
+      const stamps = {};
+      SUGGESTED.forEach(function (name) {
+        const field = form.elements[name];
+        values[name] = field ? field.value : "";
+        stamps[name] = edits[name] || 0;
+      });
+      asked = { seq: assistSeq, values: values, edits: stamps };
+      event.detail.parameters.assist_seq = String(assistSeq);
+    }
+    if (elt && elt.id === "test-button") form.dataset.tested = formValues(form);
   });
-  document.addEventListener("htmx:afterSettle", syncSave);
+
+  document.addEventListener("htmx:beforeSend", function (event) {
+    if (isAssist(event.detail.elt)) pending += 1;
+  });
+  // Fired once per request, whether it was answered, failed, timed out or was aborted.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (isAssist(event.detail.elt)) assistEnded();
+  });
+
+  document.addEventListener("consoleSuggest", function (event) {
+    const form = document.getElementById("integration-form");
+    const detail = event.detail || {};
+    if (!form || !asked || detail.seq !== asked.seq) return;  // a stale answer
+    const fields = detail.fields || {};
+    Object.keys(fields).forEach(function (name) {
+      const field = form.elements[name];
+      if (!field || SUGGESTED.indexOf(name) < 0) return;
+      const untouched = (edits[name] || 0) === asked.edits[name];
+      const unchanged = field.value === asked.values[name] || field.value === "";
+      if (untouched && unchanged) field.value = fields[name];
+    });
+    syncSave();
+  });
+
+  // Test runs the values on screen once any pending prefill has settled.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("#test-button");
+    if (!button || button.disabled || button.dataset.waiting) return;
+    event.preventDefault();
+    button.dataset.waiting = "1";
+    afterPrefill(function () {
+      delete button.dataset.waiting;
+      htmx.trigger(button, "consoleTest");
+    });
+  });
+
+  // A field whose message box holds an error is marked invalid (aria-invalid, styled in CSS),
+  // whether the messages came with the page or from a Test's answer.
+  function markInvalid() {
+    document.querySelectorAll(".field-errors[id^='errors-']").forEach(function (box) {
+      const field = document.getElementById("id_" + box.id.slice("errors-".length));
+      if (!field) return;
+      if (box.querySelector(".error")) {
+        field.setAttribute("aria-invalid", "true");
+        field.setAttribute("aria-describedby", box.id);
+      } else if (field.getAttribute("aria-describedby") === box.id) {
+        field.removeAttribute("aria-invalid");
+        field.removeAttribute("aria-describedby");
+      }
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function () { syncSave(); markInvalid(); });
   document.addEventListener("htmx:oobAfterSwap", syncSave);
+
+  // Publish, Roll back, Revoke: a form with data-confirm asks first.
+  document.addEventListener("submit", function (event) {
+    const message = event.target.dataset && event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
 
   document.addEventListener("input", function (event) {
     const t = event.target;
     if (t.id === "id_endpoint") document.getElementById("endpoint_auto").value = "0";
     if (t.id === "id_external_id") document.getElementById("external_id_auto").value = "0";
+    if (t.name && SUGGESTED.indexOf(t.name) >= 0) edits[t.name] = (edits[t.name] || 0) + 1;
     if (t.closest && t.closest("#integration-form")) syncSave();
   });
 
@@ -78,5 +182,6 @@
     const save = document.getElementById("save-button");
     if (form && save && save.dataset.ready === "1") form.dataset.tested = formValues(form);
     syncSave();
+    markInvalid();
   });
 })();

@@ -60,6 +60,8 @@ def test_create_test_publish_edit_compare_roll_back(page, alice, sandbox, celery
     result.locator('.json-leaf[data-path="usage.output_tokens"]').click()
     expect(result.locator(".picked-path code")).to_have_text("usage.output_tokens")
 
+    # Publish and Roll back ask first (tests/browser/test_rough_edges.py): say yes here.
+    page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Publish").click()
     expect(page.locator(".page-head .badge")).to_have_text("Published: v1")
 

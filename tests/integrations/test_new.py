@@ -92,6 +92,12 @@ class TestNewPage:
         assert "<script>" not in r.text and " onclick=" not in r.text
 
 
+def suggestions(response) -> dict:
+    """The suggestions an assist answer carries (as data for the page, never swapped inputs)."""
+    event = json.loads(response.headers["HX-Trigger"])["consoleSuggest"]
+    return event["fields"]
+
+
 @pytest.mark.django_db
 class TestAssist:
     def test_it_prefills_endpoint_and_body_for_the_models_family_and_region(
@@ -106,9 +112,11 @@ class TestAssist:
             },
             HTTP_HX_REQUEST="true",
         )
-        assert "https://bedrock-runtime.eu-west-1.amazonaws.com" in r.text
-        assert "inferenceConfig" in r.text
+        fields = suggestions(r)
+        assert fields["endpoint"] == "https://bedrock-runtime.eu-west-1.amazonaws.com"
+        assert "inferenceConfig" in json.loads(fields["request_json"])
         assert "foundation-model/amazon.nova-lite-v1:0" in r.text  # permission policy
+        assert 'name="endpoint"' not in r.text  # never an input that would replace the admin's
 
     def test_it_flags_an_endpoint_in_another_region(self, alice_client, sandbox):
         r = alice_client.post(
@@ -128,7 +136,7 @@ class TestAssist:
             {"model_id": "amazon.nova-lite-v1:0", "request_json": '{"mine": true}'},
             HTTP_HX_REQUEST="true",
         )
-        assert "input-request_json" not in r.text
+        assert "request_json" not in suggestions(r)
 
     def test_it_prefills_an_existing_providers_external_id(self, alice_client, sandbox):
         Provider.objects.create(name="Bedrock Anthropic", external_id="the-providers-id")
@@ -137,4 +145,10 @@ class TestAssist:
             {"provider_name": "bedrock anthropic", "external_id_auto": "1"},
             HTTP_HX_REQUEST="true",
         )
-        assert 'value="the-providers-id"' in r.text
+        assert suggestions(r) == {"external_id": "the-providers-id"}
+
+    def test_it_echoes_the_request_sequence_so_the_page_drops_stale_answers(
+        self, alice_client, sandbox
+    ):
+        r = alice_client.post("/integrations/assist/", {"assist_seq": "7"}, HTTP_HX_REQUEST="true")
+        assert json.loads(r.headers["HX-Trigger"])["consoleSuggest"]["seq"] == 7

@@ -134,11 +134,11 @@ def test_legacy_global_sts_is_us_east_1_with_a_note() -> None:
 
 BEDROCK_HOST_MESSAGE = (
     "The host must be an Amazon Bedrock Runtime endpoint such as "
-    "https://bedrock-runtime.us-east-1.amazonaws.com, or an origin allowed by EXTRA_AWS_ENDPOINTS."
+    "https://bedrock-runtime.us-east-1.amazonaws.com, or an origin this console is set up to allow."
 )
 STS_HOST_MESSAGE = (
     "The host must be an AWS STS endpoint such as https://sts.us-east-1.amazonaws.com, "
-    "or an origin allowed by EXTRA_AWS_ENDPOINTS."
+    "or an origin this console is set up to allow."
 )
 USERINFO = "Remove the user name/password part (…@) from the URL."
 HTTPS = "Use https: the console only calls AWS endpoints over TLS."
@@ -161,6 +161,9 @@ IP = "IP addresses are not accepted."
         ("https://127.0.0.1", IP),
         ("http://127.0.0.1", IP),
         ("http://127.0.0.1:4600", IP),  # not the allowed port
+        ("http://127.0.0.1:4600", HTTPS),  # and said first: plain http is never accepted
+        ("http://evil.example", HTTPS),
+        ("http://evil.example", BEDROCK_HOST_MESSAGE),
         ("https://127.0.0.1:4599", IP),  # not the allowed scheme
         ("https://169.254.169.254", IP),
         ("http://169.254.169.254/", IP),
