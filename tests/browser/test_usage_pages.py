@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_each_usage_page_shows_its_charts(page, alice):
     prompt = make_prompt()
-    token, _ = ApiToken.issue("Co-pilot backend")
+    token, _ = ApiToken.issue("Co-pilot backend", all_prompts=True)
     for i in range(6):
         report(
             integration_id=prompt.integration_id,

@@ -44,7 +44,7 @@ def test_it_lists_the_newest_first_and_pages_by_keyset(alice_client):
 def test_it_filters_by_outcome_integration_prompt_token_and_time(alice_client):
     prompt = make_prompt()
     other = make_integration(name="Sonnet")
-    token, _ = ApiToken.issue("backend")
+    token, _ = ApiToken.issue("backend", all_prompts=True)
     report(integration_id=prompt.integration_id, prompt_id=prompt.pk, token_id=token.pk)
     report(integration_id=other.pk, ok=False, error_code="AccessDeniedException")
     report(integration_id=other.pk)
@@ -84,7 +84,7 @@ def test_bad_filters_are_ignored_not_an_error(alice_client):
 
 def test_a_call_shows_every_figure_and_links_to_its_pages(alice_client):
     prompt = make_prompt()
-    token, _ = ApiToken.issue("backend")
+    token, _ = ApiToken.issue("backend", all_prompts=True)
     report(
         integration_id=prompt.integration_id,
         prompt_id=prompt.pk,

@@ -23,7 +23,7 @@ bedrock_invoke = pytest.importorskip(
 
 def test_n_calls_of_every_kind_make_n_records(alice, alice_client, sandbox, celery_worker):
     prompt = make_prompt(alice)
-    _, token = ApiToken.issue("backend", alice)
+    _, token = ApiToken.issue("backend", alice, all_prompts=True)
     config = prompt.integration.configuration()
 
     connection_tests = [

@@ -35,7 +35,7 @@ def prompt(alice):
 
 
 def _token(**limit_values):
-    row, plaintext = ApiToken.issue("backend")
+    row, plaintext = ApiToken.issue("backend", all_prompts=True)
     limits.do_set_limits(
         row,
         requests_per_minute=limit_values.get("rpm"),
@@ -76,7 +76,7 @@ def test_r_requests_per_minute_pass_and_the_next_is_refused(client, sandbox, pro
 
 
 def test_a_token_without_limits_has_no_limit_headers(client, sandbox, prompt):
-    _, token = ApiToken.issue("free")
+    _, token = ApiToken.issue("free", all_prompts=True)
     answer = invoke(client, prompt, token)
     assert answer.status_code == 200
     assert "X-RateLimit-Limit" not in answer

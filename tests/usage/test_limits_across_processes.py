@@ -41,7 +41,7 @@ def _invoke(web: WebServer, slug: str, token: str):
 @pytest.mark.parametrize("last", [0, 1])
 def test_r_per_minute_pass_over_two_processes_and_either_refuses_the_next(two_webs, sandbox, last):
     prompt = make_prompt()
-    row, token = ApiToken.issue("backend")
+    row, token = ApiToken.issue("backend", all_prompts=True)
     limits.do_set_limits(
         row, requests_per_minute=R, tokens_per_minute=None, monthly_budget_usd=None
     )
