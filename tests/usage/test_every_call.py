@@ -11,7 +11,6 @@ from integrations.models import ConnectionTest
 from prompts_library import services as prompts
 from prompts_library.models import ApiToken, PromptTest
 from tests.conftest import wait_for_test
-from tests.integrations.helpers import form_data
 from tests.prompts.fixtures import make_prompt
 from usage.models import CallRecord, HourlyRollup
 
@@ -22,18 +21,10 @@ bedrock_invoke = pytest.importorskip(
 )
 
 
-def _configuration():
-    from integrations.forms import IntegrationForm
-
-    form = IntegrationForm(form_data())
-    assert form.is_valid(), form.errors
-    return form.configuration()
-
-
 def test_n_calls_of_every_kind_make_n_records(alice, alice_client, sandbox, celery_worker):
     prompt = make_prompt(alice)
     _, token = ApiToken.issue("backend", alice, all_prompts=True)
-    config = _configuration()
+    config = prompt.integration.configuration()
 
     connection_tests = [
         integrations.start_test(config, alice, prompt.integration) for _ in range(3)
