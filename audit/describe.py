@@ -7,6 +7,7 @@ hashed as such; this module only says it in words when the trail is read.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ def kind_name(object_type: str) -> str:
     return object_type.rpartition(".")[2].replace("_", " ").capitalize() if object_type else ""
 
 
+@functools.cache
 def _model(object_type: str) -> type[models.Model] | None:
     try:
         return apps.get_model(object_type) if "." in object_type else None
@@ -136,8 +138,13 @@ def field_label(model: type[models.Model] | None, name: str) -> str:
 def _in_model_order(model: type[models.Model] | None, changes: dict[str, Any]) -> list[str]:
     """The changed fields in the order the model declares them (JSON keys come back in any
     order: PostgreSQL's jsonb sorts them by length)."""
-    order = {f.name: i for i, f in enumerate(model._meta.get_fields())} if model else {}
+    order = _field_order(model)
     return sorted(changes, key=lambda name: (order.get(name, len(order)), name))
+
+
+@functools.cache
+def _field_order(model: type[models.Model] | None) -> dict[str, int]:
+    return {f.name: i for i, f in enumerate(model._meta.get_fields())} if model else {}
 
 
 def _names(model: type[models.Model], ids: set[Any]) -> dict[str, str]:

@@ -66,6 +66,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "-created"], name="audit_action_created"),
             models.Index(fields=["object_type", "-created"], name="audit_kind_created"),
             models.Index(fields=["actor", "-created"], name="audit_actor_created"),
+            models.Index(fields=["ip", "-created"], name="audit_ip_created"),
         ]
         # The console's other permissions (run_tests, …) live in accounts.Console.
         permissions = [

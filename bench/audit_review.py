@@ -172,7 +172,7 @@ def run_all(env: dict[str, str], var_dir: Any, quick: bool, parts: tuple[str, ..
     if connection.vendor == "postgresql":
         with connection.cursor() as c:
             c.execute("ANALYZE audit_auditevent")
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")  # an allowed host, as over HTTP
     client.force_login(reviewer)
     event = AuditEvent.objects.filter(action="update", object_type="prompts_library.prompt").last()
     assert event is not None
