@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
@@ -166,8 +166,7 @@ def assist(request: HttpRequest) -> HttpResponse:
         }
         if not current or current in defaults:
             suggestions = starting_point(integration)
-    form = PromptForm(initial=suggestions) if suggestions else PromptForm(request.POST)
-    context: dict[str, Any] = {"form": form, "suggestions": suggestions}
+    context: dict[str, Any] = {"suggestions": suggestions}
     editing = params.id_param(request.POST, "prompt")
     prompt = (
         Prompt.objects.select_related("integration", "published_version").filter(pk=editing).first()
@@ -179,7 +178,14 @@ def assist(request: HttpRequest) -> HttpResponse:
         moved = integration is not None and integration.pk != prompt.integration_id
         if moved and integration is not None and prompt.published_version is not None:
             context["model_change"] = _model_change(prompt, integration)
-    return render(request, "prompts_library/assist.html", context)
+    response = render(request, "prompts_library/assist.html", context)
+    # Applied by the page only to fields the admin has not changed since (static/js/console.js).
+    seq = request.POST.get("assist_seq", "")
+    return trigger_client_event(
+        response,
+        "consoleSuggest",
+        {"seq": int(seq) if seq.isdigit() else 0, "fields": suggestions},
+    )
 
 
 @roles.require(roles.VIEW_PROMPTS)

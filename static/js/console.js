@@ -27,17 +27,20 @@
     if (note) note.hidden = save.dataset.ready !== "1" || same;
   }
 
-  // Prefill. The server's suggestions (External ID, Endpoint, Request JSON) arrive as data; one
-  // applies to a field only if the admin has not typed in that field since it was asked for and
-  // the field still holds the value it had then (or is empty). An older answer is dropped.
-  const SUGGESTED = ["external_id", "endpoint", "request_json"];
+  // Prefill (the setup form's External ID, Endpoint and Request JSON; the prompt form's Request
+  // JSON and paths). An element with data-suggests="<field names>" asks the server, whose
+  // suggestions arrive as data (the consoleSuggest event), never as swapped inputs. One applies
+  // to a field only if the admin has not typed in it since they were asked for and it still
+  // holds the value it had then (or is empty). An older answer is dropped.
   const edits = {};  // field name -> number of edits by the admin
   let assistSeq = 0;
-  let asked = null;  // {seq, values, edits} of the latest request
-  let pending = 0;   // assist requests in flight
+  let asked = null;  // {seq, form, values, edits} of the latest request
+  let pending = 0;   // suggestion requests in flight
   let settled = [];  // callbacks waiting for them to end
+  let applying = false;  // a suggestion being applied is not an edit by the admin
 
-  function isAssist(elt) { return elt && elt.id === "assist"; }
+  function isAssist(elt) { return !!(elt && elt.dataset && elt.dataset.suggests !== undefined); }
+  function suggested(elt) { return elt.dataset.suggests.split(/\s+/).filter(Boolean); }
 
   function assistEnded() {
     pending = Math.max(0, pending - 1);
@@ -59,21 +62,21 @@
 
   document.addEventListener("htmx:configRequest", function (event) {
     const elt = event.detail.elt;
-    const form = document.getElementById("integration-form");
-    if (!form) return;
     if (isAssist(elt)) {
+      const form = elt.closest("form");
       assistSeq += 1;
       const values = {};
       const stamps = {};
-      SUGGESTED.forEach(function (name) {
+      suggested(elt).forEach(function (name) {
         const field = form.elements[name];
         values[name] = field ? field.value : "";
         stamps[name] = edits[name] || 0;
       });
-      asked = { seq: assistSeq, values: values, edits: stamps };
+      asked = { seq: assistSeq, form: form, values: values, edits: stamps };
       event.detail.parameters.assist_seq = String(assistSeq);
     }
-    if (elt && elt.id === "test-button") form.dataset.tested = formValues(form);
+    const form = document.getElementById("integration-form");
+    if (form && elt && elt.id === "test-button") form.dataset.tested = formValues(form);
   });
 
   document.addEventListener("htmx:beforeSend", function (event) {
@@ -85,23 +88,28 @@
   });
 
   document.addEventListener("consoleSuggest", function (event) {
-    const form = document.getElementById("integration-form");
     const detail = event.detail || {};
-    if (!form || !asked || detail.seq !== asked.seq) return;  // a stale answer
+    if (!asked || detail.seq !== asked.seq || !isAssist(event.target)) return;  // stale
+    const names = suggested(event.target);
     const fields = detail.fields || {};
     Object.keys(fields).forEach(function (name) {
-      const field = form.elements[name];
-      if (!field || SUGGESTED.indexOf(name) < 0) return;
+      const field = asked.form.elements[name];
+      if (!field || names.indexOf(name) < 0) return;
       const untouched = (edits[name] || 0) === asked.edits[name];
       const unchanged = field.value === asked.values[name] || field.value === "";
-      if (untouched && unchanged) field.value = fields[name];
+      if (!untouched || !unchanged || field.value === fields[name]) return;
+      field.value = fields[name];
+      // Whatever follows the field (the prompt form's sample fields) follows the new value.
+      applying = true;
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+      applying = false;
     });
     syncSave();
   });
 
   // Test runs the values on screen once any pending prefill has settled.
   document.addEventListener("click", function (event) {
-    const button = event.target.closest && event.target.closest("#test-button");
+    const button = event.target.closest && event.target.closest("[data-after-prefill]");
     if (!button || button.disabled || button.dataset.waiting) return;
     event.preventDefault();
     button.dataset.waiting = "1";
@@ -140,7 +148,7 @@
     const t = event.target;
     if (t.id === "id_endpoint") document.getElementById("endpoint_auto").value = "0";
     if (t.id === "id_external_id") document.getElementById("external_id_auto").value = "0";
-    if (t.name && SUGGESTED.indexOf(t.name) >= 0) edits[t.name] = (edits[t.name] || 0) + 1;
+    if (t.name && !applying) edits[t.name] = (edits[t.name] || 0) + 1;
     if (t.closest && t.closest("#integration-form")) syncSave();
   });
 

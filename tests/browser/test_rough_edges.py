@@ -33,6 +33,7 @@ def test_a_new_token_has_copy_and_revoke_asks_first(page, browser, alice, sandbo
     sign_in(page, "alice", "alice-password-long")
     page.goto("/prompts/tokens/")
     page.get_by_label("Name").fill("Support bot")
+    page.get_by_label("All prompts").check()
     page.get_by_role("button", name="Create token").click()
     token = page.locator("#new-token").inner_text().strip()
     assert token.startswith("bcp_")

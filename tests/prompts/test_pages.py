@@ -1,5 +1,7 @@
 """The console pages: list, new (with the model's starting point), edit, variables as one types."""
 
+import json
+
 import pytest
 
 from prompts_library.models import Feature, Prompt
@@ -115,8 +117,10 @@ class TestAsYouType:
         r = alice_client.post(
             "/prompts/assist/", {"integration": nova.pk, "request_template": ""}, **HTMX
         )
-        assert "inferenceConfig" in r.text and "output.message.content[0].text" in r.text
-        assert 'hx-swap-oob="true"' in r.text
+        fields = json.loads(r.headers["HX-Trigger"])["consoleSuggest"]["fields"]
+        assert "inferenceConfig" in json.loads(fields["request_template"])
+        assert fields["response_path"] == "output.message.content[0].text"
+        assert "textarea" not in r.text  # data for the page, never inputs that would replace
 
     def test_choosing_a_model_keeps_a_request_the_admin_wrote(self, alice_client):
         integration = make_integration()
@@ -126,6 +130,7 @@ class TestAsYouType:
             **HTMX,
         )
         assert r.text.strip() == ""
+        assert json.loads(r.headers["HX-Trigger"])["consoleSuggest"]["fields"] == {}
 
 
 @pytest.mark.django_db
