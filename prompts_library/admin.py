@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -120,7 +121,11 @@ class ApiTokenAdmin(ChangesApiServing, AuditedModelAdmin):
     def has_manage_api_tokens_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(roles.MANAGE_TOKENS)
 
-    @admin.action(description="Revoke the selected tokens", permissions=["manage_api_tokens"])
+    @admin.action(
+        description="Revoke the selected tokens",
+        permissions=["manage_api_tokens"],
+        location=[ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM],
+    )
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         if not self.has_manage_api_tokens_permission(request):
             raise PermissionDenied

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts import roles
+from config.params import parse_id
 from integrations.models import BedrockModel
 from prompts_library.models import ApiToken, Prompt, PromptVersion
 from usage import charts, limits, names, prices, services, stats
@@ -204,7 +205,7 @@ PAGE = 50
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
+    return parse_id(value)
 
 
 def _when(value: str | None) -> datetime | None:

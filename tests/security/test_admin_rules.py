@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import ActionLocation
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
@@ -203,6 +204,18 @@ def test_no_role_bypasses_the_rules_through_admin(world, role, staff):
                 },
             )
             assert r.status_code in (200, 302, 403), (model, name, r.status_code)
+        for name in (a.name for a in model_admin._get_base_actions(ActionLocation.CHANGE_FORM)):
+            for pk in rows:
+                meta = model._meta
+                r = client.post(
+                    reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[pk]),
+                    {
+                        "CHANGE_FORM-action": name,
+                        ACTION_CHECKBOX_NAME: [pk],
+                        "csrfmiddlewaretoken": csrf,
+                    },
+                )
+                assert r.status_code in (200, 302, 403), (model, name, r.status_code)
 
     after = ruled_state()
     limited.refresh_from_db()
@@ -269,6 +282,18 @@ def test_the_admin_revokes_through_the_consoles_action(world, bob, client):
         action=AuditEvent.Action.TOKEN_REVOKED, object_id=str(limited.pk)
     )
     assert event.actor == bob
+
+
+@pytest.mark.django_db
+def test_a_token_is_revoked_from_its_own_admin_page(world, bob, client):
+    limited = world["limited"]
+    client.force_login(bob)
+    url = admin_url(limited, "change", limited.pk)
+    assert "Revoke the selected tokens" in client.get(url).text
+    r = client.post(url, {"CHANGE_FORM-action": "revoke", ACTION_CHECKBOX_NAME: [limited.pk]})
+    assert r.status_code == 302
+    limited.refresh_from_db()
+    assert limited.revoked_at is not None
 
 
 @pytest.mark.django_db

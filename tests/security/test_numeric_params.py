@@ -56,6 +56,8 @@ def test_console_pages(alice_client, world, raw):
         ("/prompts/new/", {"model": raw}),
         (f"/prompts/{prompt.pk}/compare/", {"a": raw}),
         (f"/prompts/{prompt.pk}/compare/", {"a": "1", "b": raw}),
+        ("/usage/calls/", {"integration": raw, "prompt": raw, "token": raw}),
+        ("/usage/calls/", {"after": f"2026-01-01T00:00:00+00:00_{raw}"}),
     ]
     for url, params in gets:
         r = alice_client.get(url, params)
