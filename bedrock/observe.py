@@ -9,7 +9,9 @@ raises is logged and never changes the call's answer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,44 @@ def remove_observer(observer: Observer) -> None:
 
 
 def notify(context: CallContext, outcome: CallOutcome) -> None:
+    held = getattr(_held, "calls", None)
+    if held is not None:
+        held.append((context, outcome))
+        return
+    _deliver(context, outcome)
+
+
+def _deliver(context: CallContext, outcome: CallOutcome) -> None:
     for observer in tuple(_observers):
         try:
             observer(context, outcome)
         except Exception:
             log.exception("call observer %r failed", observer)
+
+
+# --- calls made on a helper thread ------------------------------------------------------
+
+_held = threading.local()
+Held = list[tuple[CallContext, CallOutcome]]
+
+
+@contextmanager
+def held() -> Iterator[Held]:
+    """Keep the notifications made in this thread, for the thread that waits on it to deliver.
+
+    A caller that runs the call on a helper thread (to stop waiting at its own timeout) wraps
+    the call in `held()` there and passes what it kept to `deliver()` in its own thread: the
+    observers then write with that thread's database connection and transaction, before
+    its answer is sent.
+    """
+    calls: Held = []
+    _held.calls = calls
+    try:
+        yield calls
+    finally:
+        _held.calls = None
+
+
+def deliver(calls: Held) -> None:
+    for context, outcome in calls:
+        _deliver(context, outcome)

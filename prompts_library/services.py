@@ -21,6 +21,7 @@ from integrations import runs
 from integrations.models import BedrockModel
 from prompts_library import apicache, rendering
 from prompts_library.models import Feature, Prompt, PromptTest, PromptVersion
+from usage import recording as usage_recording
 
 log = logging.getLogger(__name__)
 
@@ -424,6 +425,12 @@ class InvokeResult:
     request_id: str
 
 
+def _held_call(*args: Any) -> tuple[invoke.Result, observe.Held]:
+    with observe.held() as calls:
+        result = call_model(*args)
+    return result, calls
+
+
 def invoke_prompt(
     prompt: Prompt, version: PromptVersion, values: dict[str, Any], token_id: int | None = None
 ) -> InvokeResult:
@@ -441,9 +448,10 @@ def invoke_prompt(
         version_id=version.pk,
         feature=prompt.feature.name,
         token_id=token_id,
+        keep_bodies=usage_recording.keeping_days(prompt.pk) > 0,
     )
     future = _pool.submit(
-        call_model,
+        _held_call,
         prompt.integration,
         body,
         _paths(version),
@@ -451,12 +459,19 @@ def invoke_prompt(
         context,
     )
     try:
-        result = future.result(timeout=timeout)
+        result, calls = future.result(timeout=timeout)
     except FutureTimeout:
         future.cancel()
+        # The answer is a timeout: that is what the record says (the late call is not reported).
+        observe.notify(
+            context,
+            observe.CallOutcome(ok=False, error_code="upstream_timeout", total_ms=timeout * 1000),
+        )
         raise InvokeError(
             "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
         ) from None
+    # Recorded here, on the request's own thread and connection, before the answer is sent.
+    observe.deliver(calls)
     error = result.error
     if error is not None:
         if error.step == invoke.EXTRACT:
