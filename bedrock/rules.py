@@ -1,16 +1,137 @@
-"""One set of rules for what users send to a model: the extra HTTP headers of a request.
+"""One set of rules for what users send to a model: the Request JSON, the request body of the
+Invoke API, the extra HTTP headers, and their limits. The setup form, the prompt form, the
+import of an export file and the Invoke API all check with these functions.
 
 Pure Python: no Django, no boto3. Errors are :class:`bedrock.values.InvalidValue` sentences.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import Final
+from typing import Any, Final
 
 from bedrock.values import InvalidValue, echo, first_bad_char
 
-__all__ = ["BEDROCK_REQUEST_HEADERS", "validate_header_name", "validate_header_value"]
+__all__ = [
+    "BEDROCK_REQUEST_HEADERS",
+    "MAX_DEPTH",
+    "MAX_HEADERS",
+    "MAX_REQUEST_BYTES",
+    "InvalidJson",
+    "TooDeep",
+    "check_header_count",
+    "check_request_size",
+    "header_value",
+    "parse_json",
+    "request_json",
+    "too_deep",
+    "unique_header_name",
+    "validate_header_name",
+    "validate_header_value",
+]
+
+MAX_REQUEST_BYTES: Final = 1024 * 1024  # a Request JSON, a prompt's template, an API body
+MAX_DEPTH: Final = 64  # arrays and objects nested in a Request JSON or an API body
+MAX_HEADERS: Final = 20  # extra HTTP headers of one integration
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+class InvalidJson(InvalidValue):
+    """The text is not JSON as AWS reads it."""
+
+
+class TooDeep(InvalidValue):
+    """Arrays and objects nest deeper than MAX_DEPTH (or than the parser can follow)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number beyond what a double holds (1e999) is refused, not read as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` (checked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def parse_json(text: str | bytes, what: str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """``text`` read as strict JSON: NaN and Infinity (Python's extensions) and numbers beyond a
+    double are refused, as AWS refuses them, and so is nesting deeper than ``max_depth``.
+
+    Raises :class:`InvalidJson` or :class:`TooDeep`, whose sentences name ``what``.
+    """
+    too_deep_message = f"The {what} is nested more than {max_depth} levels deep."
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
+    except RecursionError:
+        raise TooDeep(too_deep_message) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidJson(f"The {what} is not valid JSON: {e}.") from None
+    if too_deep(value, max_depth):
+        raise TooDeep(too_deep_message)
+    return value
+
+
+def check_request_size(text: str) -> None:
+    """A Request JSON (or a prompt's template) is at most 1 MB."""
+    if len(text.encode()) > MAX_REQUEST_BYTES:
+        raise InvalidValue("The Request JSON is larger than 1 MB.")
+
+
+def request_json(text: str) -> str:
+    """An integration's Request JSON: at most 1 MB of strict JSON, an object. Returns it
+    stripped of surrounding white space."""
+    check_request_size(text)
+    if not isinstance(parse_json(text, "Request JSON"), dict):
+        raise InvalidValue("The Request JSON must be a JSON object ({…}).")
+    return text.strip()
+
+
+# --- Extra HTTP headers ----------------------------------------------------------------------
+
+
+def check_header_count(count: int) -> None:
+    if count > MAX_HEADERS:
+        raise InvalidValue(f"At most {MAX_HEADERS} headers.")
+
+
+def unique_header_name(name: str, seen: set[str]) -> str:
+    """A valid header name (canonical spelling) not already in ``seen`` (lower-case names),
+    which it joins."""
+    name = validate_header_name(name)
+    if name.lower() in seen:
+        raise InvalidValue(f"The header {name} is listed twice.")
+    seen.add(name.lower())
+    return name
+
+
+def header_value(value: str) -> str:
+    """A header's value: valid, and not empty once surrounding spaces are removed."""
+    value = validate_header_value(value)
+    if not value:
+        raise InvalidValue("Enter a value for this header.")
+    return value
+
 
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Bedrock InvokeModel request headers a user may set (canonical spelling).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,13 +12,6 @@ from bedrock import arns, endpoints, policies, rules
 from bedrock.values import InvalidValue
 from config import params
 from integrations.models import BedrockModel, Configuration, Header, Provider
-
-MAX_REQUEST_BYTES = 1024 * 1024
-MAX_HEADERS = 20
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 @dataclass
@@ -117,7 +109,7 @@ class IntegrationForm(forms.Form):
                 )
                 for i, r in enumerate(stored)
             ]
-        names = data.getlist("header_name")[: MAX_HEADERS + 1]
+        names = data.getlist("header_name")[: rules.MAX_HEADERS + 1]
         values = data.getlist("header_value")
         keeps = data.getlist("header_keep")
         secret_rows = set(data.getlist("header_secret"))
@@ -129,7 +121,7 @@ class IntegrationForm(forms.Form):
                     name=name.strip(),
                     value=values[i] if i < len(values) else "",
                     secret=str(i) in secret_rows,
-                    stored_index=params.parse_int(keep, maximum=MAX_HEADERS),
+                    stored_index=params.parse_int(keep, maximum=rules.MAX_HEADERS),
                 )
             )
         return rows
@@ -139,22 +131,19 @@ class IntegrationForm(forms.Form):
         headers: list[Header] = []
         seen: set[str] = set()
         rows = [r for r in self.header_rows if r.name or r.value or r.stored_index is not None]
-        if len(rows) > MAX_HEADERS:
-            self.add_error(None, f"At most {MAX_HEADERS} headers.")
+        try:
+            rules.check_header_count(len(rows))
+        except InvalidValue as e:
+            self.add_error(None, str(e))
             return []
         for row in rows:
             try:
-                name = rules.validate_header_name(row.name)
-                if name.lower() in seen:
-                    raise InvalidValue(f"The header {name} is listed twice.")
-                seen.add(name.lower())
+                name = rules.unique_header_name(row.name, seen)
                 if row.keeps_secret:
                     kept = self._kept_secret(stored, row.stored_index)
                     headers.append(Header(name, kept, True))
                     continue
-                if not row.value:
-                    raise InvalidValue("Enter a value for this header.")
-                headers.append(Header(name, rules.validate_header_value(row.value), row.secret))
+                headers.append(Header(name, rules.header_value(row.value), row.secret))
             except InvalidValue as e:
                 row.errors.append(str(e))
         if any(r.errors for r in rows):
@@ -169,7 +158,7 @@ class IntegrationForm(forms.Form):
 
     # --- fields ------------------------------------------------------------------------
 
-    def _arn_field(self, name: str, parse: Any) -> Any:
+    def _checked(self, name: str, parse: Any) -> Any:
         value = self.cleaned_data.get(name, "")
         try:
             return parse(value.strip())
@@ -183,40 +172,34 @@ class IntegrationForm(forms.Form):
         return self.cleaned_data["model_name"].strip()
 
     def clean_role_arn(self) -> str:
-        return self._arn_field("role_arn", arns.parse_role_arn).arn
+        return self._checked("role_arn", arns.parse_role_arn).arn
 
     def clean_sts_endpoint(self) -> str:
         def parse(value: str) -> str:
             url = endpoints.normalise_sts_url(value)
             return endpoints.check_endpoint(url, "sts", _extra()).url
 
-        return self._arn_field("sts_endpoint", parse)
+        return self._checked("sts_endpoint", parse)
 
     def clean_external_id(self) -> str:
-        return self._arn_field("external_id", policies.validate_external_id)
+        return self._checked("external_id", policies.validate_external_id)
 
     def clean_model_id(self) -> arns.ModelRef:
-        return self._arn_field("model_id", arns.parse_model_id)
+        return self._checked("model_id", arns.parse_model_id)
 
     def clean_endpoint(self) -> endpoints.Endpoint:
-        return self._arn_field(
+        return self._checked(
             "endpoint", lambda v: endpoints.check_endpoint(v, "bedrock-runtime", _extra())
         )
 
     def clean_request_json(self) -> str:
-        text = self.cleaned_data["request_json"]
-        if len(text.encode()) > MAX_REQUEST_BYTES:
-            raise forms.ValidationError("The Request JSON is larger than 1 MB.")
-        try:
-            # NaN and Infinity are Python's extensions, not JSON: refuse them as AWS would.
-            body = json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as e:
-            raise forms.ValidationError(f"The Request JSON is not valid JSON: {e}.") from None
-        if not isinstance(body, dict):
-            raise forms.ValidationError("The Request JSON must be a JSON object ({…}).")
         # A form post sends a textarea's line breaks as CRLF, htmx's as LF: keep what was on
         # screen, so that Save stores the very body that Test sent.
-        return text.replace("\r\n", "\n").strip()
+        text = self.cleaned_data["request_json"].replace("\r\n", "\n")
+        try:
+            return rules.request_json(text)
+        except InvalidValue as e:
+            raise forms.ValidationError(str(e)) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import timedelta
-from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
@@ -14,6 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from audit.models import AuditEvent
 from audit.recorder import record_pending
+from bedrock import rules
+from bedrock.values import InvalidValue
 from config import params
 from prompts_library import apicache, rendering, services
 from prompts_library.models import ApiToken, hash_token
@@ -21,7 +20,7 @@ from usage import limits
 
 # last_used_at is written at most this often per token, not on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = rules.MAX_REQUEST_BYTES
 
 
 def error(code: str, message: str, status: int, retry_after: int | None = None) -> JsonResponse:
@@ -57,37 +56,11 @@ def _token(request: HttpRequest, read_under: str | None) -> apicache.CachedToken
     return token
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite(text: str) -> float:
-    """A JSON number beyond what a double holds (1e999) is refused, not read as infinity."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is out of range")
-    return value
-
-
 def _is_json(content_type: str) -> bool:
     media = content_type.partition(";")[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest deeper than `limit` (checked without recursion)."""
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return False
 
 
 def _read_body(request: HttpRequest) -> bytes | None:
@@ -139,18 +112,15 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
             "unsupported_media_type", "Send the variables as Content-Type: application/json.", 415
         )
     try:
-        values = json.loads(body or b"{}", parse_constant=_reject_constant, parse_float=_finite)
-    except (ValueError, RecursionError):
+        values = rules.parse_json(body or b"{}", "request body")
+    except rules.TooDeep:
+        message = f"A value is nested more than {rules.MAX_DEPTH} levels deep."
+        return error("validation_error", message, 400)
+    except InvalidValue:
         return error("validation_error", "The request body is not valid JSON.", 400)
     if not isinstance(values, dict):
         return error(
             "validation_error", "The request body must be a JSON object of variables.", 400
-        )
-    if _too_deep(values, rendering.MAX_DEPTH):
-        return error(
-            "validation_error",
-            f"A value is nested more than {rendering.MAX_DEPTH} levels deep.",
-            400,
         )
 
     try:

@@ -5,11 +5,11 @@ from typing import Any
 import jmespath
 from django import forms
 
+from bedrock import rules
+from bedrock.values import InvalidValue
 from integrations.models import BedrockModel
 from prompts_library import rendering, services, tokens
 from prompts_library.models import Feature, Prompt, PromptVersion
-
-MAX_TEMPLATE_BYTES = 1024 * 1024
 
 
 def _jmespath(value: str, label: str) -> str:
@@ -84,8 +84,10 @@ class PromptForm(forms.Form):
 
     def clean_request_template(self) -> str:
         text = self.cleaned_data["request_template"]
-        if len(text.encode()) > MAX_TEMPLATE_BYTES:
-            raise forms.ValidationError("The Request JSON is larger than 1 MB.")
+        try:
+            rules.check_request_size(text)
+        except InvalidValue as e:
+            raise forms.ValidationError(str(e)) from None
         try:
             rendering.parse(text)
         except rendering.RenderError as e:

@@ -15,6 +15,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from bedrock import rules
+from bedrock.values import InvalidValue
+
 __all__ = [
     "ParsedTemplate",
     "RenderError",
@@ -26,7 +29,6 @@ __all__ = [
 ]
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-MAX_DEPTH = 64
 
 
 class RenderError(Exception):
@@ -55,7 +57,7 @@ class ParsedTemplate:
             raise RenderError(
                 "unknown_variable", f"The template has no variable {_names(sorted(unknown))}."
             )
-        rendered = _walk(self.body, values, self.sentinels, 0)
+        rendered = _walk(self.body, values, self.sentinels)
         try:
             text = json.dumps(rendered, ensure_ascii=False, allow_nan=False)
         except ValueError:
@@ -109,30 +111,24 @@ def _mark_bare_placeholders(template: str, nonce: str) -> tuple[str, dict[str, s
     return "".join(out), sentinels
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse(template: str) -> ParsedTemplate:
     nonce = secrets.token_hex(8)
     while nonce in template:  # pragma: no cover - 64 random bits
         nonce = secrets.token_hex(8)
     text, sentinels = _mark_bare_placeholders(template, nonce)
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as e:
-        raise RenderError("invalid_template", f"The Request JSON is not valid JSON: {e}.") from None
+        body = rules.parse_json(text, "Request JSON")
+    except InvalidValue as e:
+        raise RenderError("invalid_template", str(e)) from None
     if not isinstance(body, dict):
         raise RenderError("invalid_template", "The Request JSON must be a JSON object ({…}).")
     found: dict[str, None] = {}
     typed: set[str] = set()
-    _collect(body, sentinels, found, typed, 0)
+    _collect(body, sentinels, found, typed)
     return ParsedTemplate(body, tuple(found), frozenset(typed), sentinels)
 
 
-def _collect(node: Any, sentinels: dict[str, str], found: dict, typed: set, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise RenderError("invalid_template", "The Request JSON is nested too deeply.")
+def _collect(node: Any, sentinels: dict[str, str], found: dict, typed: set) -> None:
     if isinstance(node, str):
         if node in sentinels:
             found.setdefault(sentinels[node], None)
@@ -142,7 +138,7 @@ def _collect(node: Any, sentinels: dict[str, str], found: dict, typed: set, dept
                 found.setdefault(m[1], None)
     elif isinstance(node, list):
         for item in node:
-            _collect(item, sentinels, found, typed, depth + 1)
+            _collect(item, sentinels, found, typed)
     elif isinstance(node, dict):
         for key, value in node.items():
             if key in sentinels:
@@ -150,8 +146,8 @@ def _collect(node: Any, sentinels: dict[str, str], found: dict, typed: set, dept
                     "invalid_template",
                     f"The placeholder {{{{{sentinels[key]}}}}} is used as a key: put it in quotes.",
                 )
-            _collect(key, sentinels, found, typed, depth + 1)
-            _collect(value, sentinels, found, typed, depth + 1)
+            _collect(key, sentinels, found, typed)
+            _collect(value, sentinels, found, typed)
 
 
 def _as_text(value: Any) -> str:
@@ -160,19 +156,16 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
-def _walk(node: Any, values: dict[str, Any], sentinels: dict[str, str], depth: int) -> Any:
+def _walk(node: Any, values: dict[str, Any], sentinels: dict[str, str]) -> Any:
     if isinstance(node, str):
         if node in sentinels:
             return values[sentinels[node]]
         # A function replacement: backslashes in values are never read as group references.
         return PLACEHOLDER.sub(lambda m: _as_text(values[m[1]]), node)
     if isinstance(node, list):
-        return [_walk(item, values, sentinels, depth + 1) for item in node]
+        return [_walk(item, values, sentinels) for item in node]
     if isinstance(node, dict):
-        return {
-            _walk(k, values, sentinels, depth + 1): _walk(v, values, sentinels, depth + 1)
-            for k, v in node.items()
-        }
+        return {_walk(k, values, sentinels): _walk(v, values, sentinels) for k, v in node.items()}
     return node
 
 
@@ -190,8 +183,8 @@ def find_variables(template: str) -> list[str]:
 def sample_value(text: str) -> Any:
     """A typed placeholder's sample, typed as JSON text: ``256`` is a number; else a string."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+        return rules.parse_json(text, "sample")
+    except InvalidValue:
         return text
 
 

@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = "bedrock-console-export"
 VERSION = 1
-MAX_REQUEST_BYTES = 1024 * 1024
-MAX_HEADERS = 20
 
 
 class TransferError(ValueError):
@@ -231,7 +229,7 @@ def _text(
     return value
 
 
-def _check(where: str, parse: Any, value: str) -> Any:
+def _check(where: str, parse: Any, value: Any) -> Any:
     try:
         return parse(value)
     except InvalidValue as e:
@@ -318,17 +316,15 @@ def _parse_headers(data: dict[str, Any], where: str) -> tuple[_HeaderIn, ...]:
     rows = data.get("headers", [])
     if not isinstance(rows, list):
         raise _fail(f"{where}.headers", "must be a list.")
-    if len(rows) > MAX_HEADERS:
-        raise _fail(f"{where}.headers", f"at most {MAX_HEADERS} headers.")
+    _check(f"{where}.headers", rules.check_header_count, len(rows))
     out: list[_HeaderIn] = []
     seen: set[str] = set()
     for n, row in enumerate(rows):
         here = f"{where}.headers[{n}]"
         row = _obj(row, here)
-        name = _check(f"{here}.name", rules.validate_header_name, _text(row, "name", here))
-        if name.lower() in seen:
-            raise _fail(here, f"the header {name} is listed twice.")
-        seen.add(name.lower())
+        name = _check(
+            f"{here}.name", lambda v: rules.unique_header_name(v, seen), _text(row, "name", here)
+        )
         secret = row.get("secret", False)
         if not isinstance(secret, bool):
             raise _fail(f"{here}.secret", "must be true or false.")
@@ -337,12 +333,7 @@ def _parse_headers(data: dict[str, Any], where: str) -> tuple[_HeaderIn, ...]:
                 raise _fail(here, "a secret header must not carry a value in an export file.")
             out.append(_HeaderIn(name, True))
         else:
-            raw = row.get("value")
-            if not isinstance(raw, str):
-                raise _fail(f"{here}.value", "must be text.")
-            value = _check(f"{here}.value", rules.validate_header_value, raw)
-            if not value:
-                raise _fail(f"{here}.value", "Enter a value for this header.")
+            value = _check(f"{here}.value", rules.header_value, row.get("value"))
             out.append(_HeaderIn(name, False, value))
     return tuple(out)
 
@@ -354,15 +345,9 @@ def _parse_integration(data: Any, where: str) -> _IntegrationIn:
     def sts(value: str) -> str:
         return endpoints.check_endpoint(endpoints.normalise_sts_url(value), "sts", extra).url
 
-    request_json = _text(data, "request_json", where)
-    if len(request_json.encode()) > MAX_REQUEST_BYTES:
-        raise _fail(f"{where}.request_json", "The Request JSON is larger than 1 MB.")
-    try:
-        body = json.loads(request_json)
-    except ValueError as e:
-        raise _fail(f"{where}.request_json", f"not valid JSON: {e}.") from None
-    if not isinstance(body, dict):
-        raise _fail(f"{where}.request_json", "must be a JSON object ({…}).")
+    request_json = _check(
+        f"{where}.request_json", rules.request_json, _text(data, "request_json", where)
+    )
     return _IntegrationIn(
         provider=_text(data, "provider", where, max_length=100),
         name=_text(data, "name", where, max_length=100),
@@ -395,8 +380,7 @@ def _parse_version(data: Any, where: str) -> _VersionIn:
     if not isinstance(template, str) or not template.strip():
         raise _fail(f"{where}.request_template", "must be non-empty text.")
     template = template.strip()
-    if len(template.encode()) > MAX_REQUEST_BYTES:
-        raise _fail(f"{where}.request_template", "The Request JSON is larger than 1 MB.")
+    _check(f"{where}.request_template", rules.check_request_size, template)
     try:
         rendering.parse(template)
     except rendering.RenderError as e:
@@ -765,9 +749,9 @@ def import_data(data: dict[str, Any], *, dry_run: bool = False, user: Any = None
 def load(text: str | bytes) -> dict[str, Any]:
     """The JSON of an export file; raises TransferError if it is not JSON."""
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise TransferError(f"The file is not valid JSON: {e}.") from None
+        data = rules.parse_json(text, "file")
+    except InvalidValue as e:
+        raise TransferError(str(e)) from None
     if not isinstance(data, dict):
         raise TransferError("The file is not a Bedrock Console export (not a JSON object).")
     return data

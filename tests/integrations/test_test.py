@@ -155,6 +155,8 @@ class TestValidation:
             ("model_id", "../../etc/passwd", ""),
             ("request_json", "[1, 2]", "JSON object"),
             ("request_json", "{not json", "not valid JSON"),
+            ("request_json", '{"max_tokens": 1e999}', "1e999 is out of range"),
+            ("request_json", "[" * 5000 + "]" * 5000, "nested more than 64 levels deep"),
             ("provider_name", "", "required"),
         ],
     )
@@ -182,6 +184,7 @@ class TestValidation:
             ("X-Amz-Date", "x", "X-Amz"),
             ("Bad Name", "x", ""),
             ("X-Ok", "line\r\nInjected: 1", ""),
+            ("X-Tenant", "   ", "Enter a value for this header."),
         ],
     )
     def test_it_refuses_bad_headers(self, alice_client, name, value, message):

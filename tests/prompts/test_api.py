@@ -130,6 +130,16 @@ class TestRefusals:
         assert_error(invoke(client, prompt.slug, body, token, raw=True), 400, code)
         assert invokes(sandbox) == 0
 
+    @pytest.mark.parametrize("depth", [66, 50_000])
+    def test_a_body_nested_too_deeply_is_400_with_a_clear_message(
+        self, client, sandbox, prompt, token, depth
+    ):
+        body = '{"question": "q", "max_tokens": ' + "[" * depth + "]" * depth + "}"
+        r = invoke(client, prompt.slug, body, token, raw=True)
+        assert_error(r, 400, "validation_error")
+        assert r.json()["error"]["message"] == "A value is nested more than 64 levels deep."
+        assert invokes(sandbox) == 0
+
     def test_get_is_405(self, client, prompt, token):
         r = client.get(f"/api/v1/prompts/{prompt.slug}/invoke", HTTP_AUTHORIZATION=token)
         assert r.status_code == 405

@@ -4,17 +4,21 @@ import copy
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.http import QueryDict
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from integrations.forms import IntegrationForm
 from integrations.models import BedrockModel, ConnectionTest, Header, Provider, load_headers
 from prompts_library import services, transfer
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
 from tests.integrations.fixtures import SECRET, SECRET_HEADERS, make_integration
+from tests.integrations.helpers import form_data
 from tests.prompts.fixtures import content, make_prompt
 
 
@@ -266,6 +270,14 @@ BREAKAGES = {
         lambda d: d["integrations"][0]["headers"][0].update(value="x"),
         "must not carry a value",
     ),
+    "blank header value": (
+        lambda d: d["integrations"][0]["headers"][1].update(value="   "),
+        "integrations[0].headers[1].value: Enter a value for this header.",
+    ),
+    "NaN in a template": (
+        lambda d: d["prompts"][1]["versions"][0].update(request_template='{"a": NaN}'),
+        "prompts[1].versions[0].request_template: The Request JSON is not valid JSON: NaN",
+    ),
 }
 
 
@@ -281,6 +293,25 @@ class TestMalformed:
         with pytest.raises(transfer.TransferError, match=None) as e:
             transfer.import_data(_broken(data, how))
         assert message in str(e.value)
+        assert counts() == (0, 0, 0, 0, 0)
+
+    @pytest.mark.parametrize(
+        "request_json",
+        ['{"a": NaN}', '{"a": -Infinity}', '{"max_tokens": 1e999}', "[1]", "{" * 5000],
+    )
+    def test_a_request_json_is_refused_as_the_form_refuses_it(self, alice, request_json):
+        populate(alice)
+        data = transfer.export_data()
+        wipe()
+        data["integrations"][0]["request_json"] = request_json
+        form = IntegrationForm(
+            QueryDict(urlencode(form_data(request_json=request_json), doseq=True))
+        )
+        assert not form.is_valid()
+        [form_message] = form.errors["request_json"]
+        with pytest.raises(transfer.TransferError) as e:
+            transfer.import_data(data)
+        assert str(e.value) == f"integrations[0].request_json: {form_message}"
         assert counts() == (0, 0, 0, 0, 0)
 
     def test_not_json(self):
@@ -311,6 +342,12 @@ class TestCommands:
         assert "Created prompt: Support answer" in out.getvalue()
         assert "X-Api-Key needs a value" in out.getvalue()
         assert Prompt.objects.count() == 2
+
+    def test_import_of_a_file_nested_too_deeply(self, tmp_path):
+        path = tmp_path / "deep.json"
+        path.write_text("[" * 50_000 + "]" * 50_000)
+        with pytest.raises(CommandError, match="The file is nested more than 64 levels deep"):
+            call_command("import_console", str(path))
 
     def test_import_of_a_broken_file(self, tmp_path):
         path = tmp_path / "bad.json"
@@ -354,6 +391,15 @@ class TestPages:
         bad = SimpleUploadedFile("bad.json", b'{"format": "x"}', content_type="application/json")
         r = alice_client.post("/prompts/import/", {"file": bad})
         assert r.status_code == 400 and "Nothing was imported" in r.text
+
+    def test_a_file_nested_too_deeply_is_refused_with_a_clear_message(self, alice_client):
+        before = counts()
+        deep = b'{"format": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+        upload = SimpleUploadedFile("deep.json", deep, content_type="application/json")
+        r = alice_client.post("/prompts/import/", {"file": upload})
+        assert r.status_code == 400
+        assert "Nothing was imported. The file is nested more than 64 levels deep." in r.text
+        assert counts() == before
 
     def test_list_links_to_both(self, alice_client):
         text = alice_client.get("/prompts/").text

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bedrock.rules import BEDROCK_REQUEST_HEADERS, validate_header_name, validate_header_value
+from bedrock.rules import (
+    BEDROCK_REQUEST_HEADERS,
+    MAX_DEPTH,
+    MAX_HEADERS,
+    MAX_REQUEST_BYTES,
+    InvalidJson,
+    TooDeep,
+    check_header_count,
+    header_value,
+    parse_json,
+    request_json,
+    too_deep,
+    unique_header_name,
+    validate_header_name,
+    validate_header_value,
+)
 from bedrock.values import InvalidValue
 from tests.unit.helpers import assert_sentence, message
 
@@ -120,3 +137,86 @@ def test_header_value_non_text() -> None:
         validate_header_value(None)  # type: ignore[arg-type]
     with pytest.raises(InvalidValue, match="must be text"):
         validate_header_name(b"X-A")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON and limits
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": NaN}', "NaN is not valid JSON"),
+        ('{"a": Infinity}', "Infinity is not valid JSON"),
+        ('{"a": -Infinity}', "-Infinity is not valid JSON"),
+        ('{"a": 1e999}', "1e999 is out of range"),
+        ("{nope", "Expecting property name"),
+        (b'{"a": "\xff"}', "codec can't decode"),
+    ],
+)
+def test_parse_json_refuses_what_aws_refuses(text: str | bytes, expected: str) -> None:
+    with pytest.raises(InvalidJson) as excinfo:
+        parse_json(text, "Request JSON")
+    assert message(excinfo).startswith("The Request JSON is not valid JSON: ")
+    assert expected in message(excinfo)
+
+
+def test_parse_json_reads_what_aws_reads() -> None:
+    assert parse_json('{"a": [1, 2.5, -0.0, 1e-999, null, "NaN"]}', "body") == {
+        "a": [1, 2.5, -0.0, 0.0, None, "NaN"]
+    }
+    assert parse_json(b'{"a": 1}', "body") == {"a": 1}
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 2, 5_000, 100_000])
+def test_parse_json_refuses_deep_nesting_without_recursing(depth: int) -> None:
+    with pytest.raises(TooDeep) as excinfo:
+        parse_json("[" * depth + "]" * depth, "file")
+    with pytest.raises(TooDeep):
+        parse_json('{"a":' * depth + "1" + "}" * depth, "file")
+    assert message(excinfo) == f"The file is nested more than {MAX_DEPTH} levels deep."
+
+
+def test_parse_json_accepts_values_nested_up_to_the_limit() -> None:
+    # A value is at depth n when n arrays or objects hold it.
+    assert parse_json('{"a":' * MAX_DEPTH + "1" + "}" * MAX_DEPTH, "file")["a"]
+    with pytest.raises(TooDeep):
+        parse_json('{"a":' * (MAX_DEPTH + 1) + "1" + "}" * (MAX_DEPTH + 1), "file")
+    assert too_deep({"a": [1]}, 2) is False
+    assert too_deep({"a": [1]}, 1) is True
+
+
+def test_request_json() -> None:
+    assert request_json('  {"a": 1}\n') == '{"a": 1}'
+    with pytest.raises(InvalidValue, match=re.escape("must be a JSON object ({…})")):
+        request_json("[1]")
+    with pytest.raises(InvalidValue, match="larger than 1 MB"):
+        request_json('{"a": "' + "x" * MAX_REQUEST_BYTES + '"}')
+    with pytest.raises(InvalidJson, match="NaN is not valid JSON"):
+        request_json('{"a": NaN}')
+
+
+def test_header_count() -> None:
+    check_header_count(MAX_HEADERS)
+    with pytest.raises(InvalidValue, match=f"At most {MAX_HEADERS} headers."):
+        check_header_count(MAX_HEADERS + 1)
+
+
+def test_unique_header_name() -> None:
+    seen: set[str] = set()
+    assert unique_header_name("x-amzn-bedrock-trace", seen) == "X-Amzn-Bedrock-Trace"
+    assert unique_header_name("X-Tenant", seen) == "X-Tenant"
+    with pytest.raises(
+        InvalidValue, match=re.escape("The header X-Amzn-Bedrock-Trace is listed twice.")
+    ):
+        unique_header_name("X-AMZN-BEDROCK-TRACE", seen)
+    with pytest.raises(InvalidValue, match="can't be set"):
+        unique_header_name("Authorization", seen)
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\t \t"])
+def test_header_value_must_not_be_blank(value: str) -> None:
+    with pytest.raises(InvalidValue, match=re.escape("Enter a value for this header.")):
+        header_value(value)
+    assert header_value(" acme\t") == "acme"
