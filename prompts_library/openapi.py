@@ -58,10 +58,6 @@ STATUS_TEXT = {
 }
 
 
-def error_codes() -> set[str]:
-    return {code for codes in ERRORS.values() for code in codes}
-
-
 def _error_schema(codes: list[str]) -> dict[str, Any]:
     return {
         "type": "object",
