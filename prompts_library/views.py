@@ -21,7 +21,7 @@ from config import params
 from integrations import paging
 from integrations.models import BedrockModel
 from integrations.views import wait_past
-from prompts_library import rendering, services, transfer
+from prompts_library import export_file, import_check, rendering, services, transfer
 from prompts_library import tokens as api_tokens
 from prompts_library.forms import PromptForm, TokenForm
 from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
@@ -504,8 +504,8 @@ class ImportForm(forms.Form):
 @roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
-    data = transfer.export_data()
-    response = HttpResponse(transfer.dumps(data), content_type="application/json")
+    data = export_file.export_data()
+    response = HttpResponse(export_file.dumps(data), content_type="application/json")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="bedrock-console-export-{stamp}.json"'
     return response
@@ -523,13 +523,13 @@ def import_view(request: HttpRequest) -> HttpResponse:
             upload = form.cleaned_data["file"]
             try:
                 if upload.size > MAX_IMPORT_BYTES:
-                    raise transfer.TransferError("The file is larger than 20 MB.")
+                    raise import_check.TransferError("The file is larger than 20 MB.")
                 report = transfer.import_data(
-                    transfer.load(upload.read()),
+                    import_check.load(upload.read()),
                     dry_run=form.cleaned_data["dry_run"],
                     user=request.user,
                 )
-            except transfer.TransferError as e:
+            except import_check.TransferError as e:
                 error, status = f"Nothing was imported. {e}", 400
         else:
             status = 400

@@ -30,8 +30,8 @@ from audit.models import AuditEvent
 from integrations import runs
 from integrations import services as integration_services
 from integrations.models import BedrockModel, ConnectionTest, Header, Provider
+from prompts_library import export_file, transfer
 from prompts_library import services as prompt_services
-from prompts_library import transfer
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
 from tests.conftest import SANDBOX_URL, grant
 from tests.integrations.fixtures import SECRET, SECRET_HEADERS, make_integration
@@ -226,7 +226,7 @@ def sync_roles(w):
 
 
 def _import(w, change: Callable[[dict], Any]):
-    data = transfer.export_data()
+    data = export_file.export_data()
     change(data)
     transfer.import_data(data, user=w.alice)
 

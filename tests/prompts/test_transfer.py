@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from integrations.forms import IntegrationForm
 from integrations.models import BedrockModel, ConnectionTest, Header, Provider, load_headers
-from prompts_library import services, transfer
+from prompts_library import export_file, import_check, services, transfer
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
 from tests.integrations.fixtures import SECRET, SECRET_HEADERS, make_integration
 from tests.integrations.helpers import form_data
@@ -114,7 +114,7 @@ def counts() -> tuple[int, ...]:
 class TestExport:
     def test_shape_and_no_secrets_tokens_or_tests(self, alice):
         populate(alice)
-        data = transfer.export_data()
+        data = export_file.export_data()
         text = json.dumps(data)
         assert SECRET not in text
         assert "ciphertext" not in text
@@ -138,7 +138,7 @@ class TestImport:
     def test_round_trip_into_a_fresh_console(self, alice):
         populate(alice)
         before = snapshot()
-        data = json.loads(transfer.dumps(transfer.export_data()))
+        data = json.loads(export_file.dumps(export_file.export_data()))
         wipe()
         assert counts() == (0, 0, 0, 0, 0)
 
@@ -156,7 +156,7 @@ class TestImport:
 
     def test_a_second_import_skips_everything(self, alice):
         haiku = populate(alice)
-        data = transfer.export_data()
+        data = export_file.export_data()
         report = transfer.import_data(data)
         for kind, outcome in report.sections():
             assert not outcome.created and not outcome.updated, (kind, outcome)
@@ -169,7 +169,7 @@ class TestImport:
 
     def test_changes_are_updated_and_versions_appended(self, alice):
         haiku = populate(alice)
-        data = transfer.export_data()
+        data = export_file.export_data()
         item = next(i for i in data["integrations"] if i["name"] == "Haiku")
         item["name"] = "HAIKU"  # matched case-insensitively
         item["request_json"] = '{"max_tokens": 10}'
@@ -198,7 +198,7 @@ class TestImport:
         self, alice, bob, client
     ):
         populate(alice)
-        data = transfer.export_data()
+        data = export_file.export_data()
         support = next(p for p in data["prompts"] if p["slug"] == "support-answer")
         forged = dict(support["versions"][1], number=3, author="alice")
         forged["created"] = "2001-02-03T04:05:06+00:00"
@@ -221,13 +221,13 @@ class TestImport:
         page = client.get(f"/prompts/{prompt.pk}/").text
         assert "imported; originally by alice, 2001-02-03 04:05" in page
         # Exported again, the version says who wrote it and when, as its file did.
-        again = next(p for p in transfer.export_data()["prompts"] if p["slug"] == prompt.slug)
+        again = next(p for p in export_file.export_data()["prompts"] if p["slug"] == prompt.slug)
         assert again["versions"][2]["author"] == "alice"
         assert again["versions"][2]["created"] == "2001-02-03T04:05:06+00:00"
 
     def test_dry_run_writes_nothing(self, alice):
         populate(alice)
-        data = transfer.export_data()
+        data = export_file.export_data()
         wipe()
         report = transfer.import_data(data, dry_run=True)
         assert report.dry_run and len(report.prompts.created) == 2
@@ -286,11 +286,11 @@ class TestMalformed:
     @pytest.mark.parametrize("case", BREAKAGES)
     def test_a_clear_error_and_nothing_written(self, alice, case):
         populate(alice)
-        data = transfer.export_data()
+        data = export_file.export_data()
         wipe()
         how, message = BREAKAGES[case]
         # Prompts come last, so a half import would already have written the integrations.
-        with pytest.raises(transfer.TransferError, match=None) as e:
+        with pytest.raises(import_check.TransferError, match=None) as e:
             transfer.import_data(_broken(data, how))
         assert message in str(e.value)
         assert counts() == (0, 0, 0, 0, 0)
@@ -301,7 +301,7 @@ class TestMalformed:
     )
     def test_a_request_json_is_refused_as_the_form_refuses_it(self, alice, request_json):
         populate(alice)
-        data = transfer.export_data()
+        data = export_file.export_data()
         wipe()
         data["integrations"][0]["request_json"] = request_json
         form = IntegrationForm(
@@ -309,15 +309,15 @@ class TestMalformed:
         )
         assert not form.is_valid()
         [form_message] = form.errors["request_json"]
-        with pytest.raises(transfer.TransferError) as e:
+        with pytest.raises(import_check.TransferError) as e:
             transfer.import_data(data)
         assert str(e.value) == f"integrations[0].request_json: {form_message}"
         assert counts() == (0, 0, 0, 0, 0)
 
     def test_not_json(self):
-        with pytest.raises(transfer.TransferError, match="not valid JSON"):
-            transfer.load(b"{nope")
-        with pytest.raises(transfer.TransferError, match="not a Bedrock Console export"):
+        with pytest.raises(import_check.TransferError, match="not valid JSON"):
+            import_check.load(b"{nope")
+        with pytest.raises(import_check.TransferError, match="not a Bedrock Console export"):
             transfer.import_data([])  # type: ignore[arg-type]
 
 
@@ -371,7 +371,7 @@ class TestPages:
 
     def test_import_page(self, alice_client, alice):
         populate(alice)
-        body = transfer.dumps(transfer.export_data()).encode()
+        body = export_file.dumps(export_file.export_data()).encode()
         wipe()
         page = alice_client.get("/prompts/import/")
         assert page.status_code == 200 and 'type="file"' in page.text

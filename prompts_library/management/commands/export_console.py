@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from prompts_library import transfer
+from prompts_library import export_file
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", help="Write to this file instead of stdout.")
 
     def handle(self, *args, **options) -> None:
-        text = transfer.dumps(transfer.export_data())
+        text = export_file.dumps(export_file.export_data())
         if options.get("output"):
             Path(options["output"]).write_text(text, encoding="utf-8")
             self.stderr.write(f"Exported to {options['output']}.")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from prompts_library import transfer
+from prompts_library import import_check, transfer
 
 
 class Command(BaseCommand):
@@ -22,8 +22,8 @@ class Command(BaseCommand):
         except OSError as e:
             raise CommandError(f"Cannot read {options['file']}: {e.strerror}.") from None
         try:
-            report = transfer.import_data(transfer.load(text), dry_run=options["dry_run"])
-        except transfer.TransferError as e:
+            report = transfer.import_data(import_check.load(text), dry_run=options["dry_run"])
+        except import_check.TransferError as e:
             raise CommandError(f"Nothing was imported. {e}") from None
         for line in report.lines():
             self.stdout.write(line)

@@ -1,0 +1,377 @@
+"""Read an export file and check all of it before the import writes anything.
+
+Every rule on a value comes from bedrock (the same rules as the forms and the API); a refusal
+is a TransferError that names where in the file the value is (``integrations[0].role_arn``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jmespath
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from bedrock import arns, endpoints, policies, rules
+from bedrock.values import InvalidValue
+from integrations.models import BedrockModel
+from prompts_library import rendering
+from prompts_library.export_file import FORMAT, VERSION
+from prompts_library.models import PromptVersion
+
+
+class TransferError(ValueError):
+    """The file cannot be imported; nothing was written."""
+
+
+def load(text: str | bytes) -> dict[str, Any]:
+    """The JSON of an export file; raises TransferError if it is not JSON."""
+    try:
+        data = rules.parse_json(text, "file")
+    except InvalidValue as e:
+        raise TransferError(str(e)) from None
+    if not isinstance(data, dict):
+        raise TransferError("The file is not a Bedrock Console export (not a JSON object).")
+    return data
+
+
+def _fail(where: str, message: str) -> TransferError:
+    return TransferError(f"{where}: {message}")
+
+
+def _obj(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(where, "must be a JSON object.")
+    return value
+
+
+def _list(data: dict[str, Any], key: str, where: str) -> list[Any]:
+    if key not in data:
+        raise _fail(where, f'the "{key}" list is missing.')
+    value = data[key]
+    if not isinstance(value, list):
+        raise _fail(f"{where}.{key}", "must be a list.")
+    return value
+
+
+def _text(
+    data: dict[str, Any],
+    key: str,
+    where: str,
+    *,
+    max_length: int | None = None,
+    required: bool = True,
+    blank: bool = False,
+) -> str:
+    if key not in data:
+        if required:
+            raise _fail(where, f'the field "{key}" is missing.')
+        return ""
+    value = data[key]
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise _fail(f"{where}.{key}", "must be text.")
+    value = value.strip()
+    if not value and not blank:
+        raise _fail(f"{where}.{key}", "must not be empty.")
+    if max_length is not None and len(value) > max_length:
+        raise _fail(f"{where}.{key}", f"must be at most {max_length} characters.")
+    return value
+
+
+def _check(where: str, parse: Any, value: Any) -> Any:
+    try:
+        return parse(value)
+    except InvalidValue as e:
+        raise _fail(where, str(e)) from None
+
+
+def _jmespath(value: str, where: str) -> str:
+    if value:
+        try:
+            jmespath.compile(value)
+        except jmespath.exceptions.JMESPathError as e:
+            raise _fail(where, f"not valid JMESPath: {e}") from None
+    return value
+
+
+def integration_key(provider: str, name: str) -> tuple[str, str]:
+    return (provider.lower(), name.lower())
+
+
+@dataclass(frozen=True)
+class HeaderIn:
+    name: str
+    secret: bool
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class IntegrationIn:
+    provider: str
+    name: str
+    role_arn: str
+    sts_endpoint: str
+    external_id: str
+    model_id: str
+    endpoint: str
+    request_json: str
+    headers: tuple[HeaderIn, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider} / {self.name}"
+
+
+@dataclass(frozen=True)
+class VersionIn:
+    number: int
+    request_template: str
+    response_path: str
+    input_tokens_path: str
+    output_tokens_path: str
+    samples: dict[str, str]
+    change_note: str
+    author: str
+    created: datetime | None
+
+    def same_content(self, v: PromptVersion) -> bool:
+        return (
+            v.request_template == self.request_template
+            and v.response_path == self.response_path
+            and v.input_tokens_path == self.input_tokens_path
+            and v.output_tokens_path == self.output_tokens_path
+        )
+
+
+@dataclass(frozen=True)
+class PromptIn:
+    name: str
+    slug: str
+    integration: tuple[str, str]
+    feature: str
+    published_version: int | None
+    versions: tuple[VersionIn, ...]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    providers: dict[str, tuple[str, str]]  # lower name -> (name, external id)
+    integrations: tuple[IntegrationIn, ...]
+    features: tuple[str, ...]
+    prompts: tuple[PromptIn, ...]
+
+
+def _parse_headers(data: dict[str, Any], where: str) -> tuple[HeaderIn, ...]:
+    rows = data.get("headers", [])
+    if not isinstance(rows, list):
+        raise _fail(f"{where}.headers", "must be a list.")
+    _check(f"{where}.headers", rules.check_header_count, len(rows))
+    out: list[HeaderIn] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows):
+        here = f"{where}.headers[{n}]"
+        row = _obj(row, here)
+        name = _check(
+            f"{here}.name", lambda v: rules.unique_header_name(v, seen), _text(row, "name", here)
+        )
+        secret = row.get("secret", False)
+        if not isinstance(secret, bool):
+            raise _fail(f"{here}.secret", "must be true or false.")
+        if secret:
+            if "value" in row or "ciphertext" in row:
+                raise _fail(here, "a secret header must not carry a value in an export file.")
+            out.append(HeaderIn(name, True))
+        else:
+            value = _check(f"{here}.value", rules.header_value, row.get("value"))
+            out.append(HeaderIn(name, False, value))
+    return tuple(out)
+
+
+def _parse_integration(data: Any, where: str) -> IntegrationIn:
+    data = _obj(data, where)
+    extra = settings.EXTRA_AWS_ENDPOINTS
+
+    def sts(value: str) -> str:
+        return endpoints.check_endpoint(endpoints.normalise_sts_url(value), "sts", extra).url
+
+    request_json = _check(
+        f"{where}.request_json", rules.request_json, _text(data, "request_json", where)
+    )
+    return IntegrationIn(
+        provider=_text(data, "provider", where, max_length=100),
+        name=_text(data, "name", where, max_length=100),
+        role_arn=_check(
+            f"{where}.role_arn", arns.parse_role_arn, _text(data, "role_arn", where)
+        ).arn,
+        sts_endpoint=_check(f"{where}.sts_endpoint", sts, _text(data, "sts_endpoint", where)),
+        external_id=_check(
+            f"{where}.external_id", policies.validate_external_id, _text(data, "external_id", where)
+        ),
+        model_id=_check(
+            f"{where}.model_id", arns.parse_model_id, _text(data, "model_id", where)
+        ).model_id,
+        endpoint=_check(
+            f"{where}.endpoint",
+            lambda v: endpoints.check_endpoint(v, "bedrock-runtime", extra).url,
+            _text(data, "endpoint", where),
+        ),
+        request_json=request_json,
+        headers=_parse_headers(data, where),
+    )
+
+
+def _parse_version(data: Any, where: str) -> VersionIn:
+    data = _obj(data, where)
+    number = data.get("number")
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise _fail(f"{where}.number", "must be a whole number from 1.")
+    template = data.get("request_template")
+    if not isinstance(template, str) or not template.strip():
+        raise _fail(f"{where}.request_template", "must be non-empty text.")
+    template = template.strip()
+    _check(f"{where}.request_template", rules.check_request_size, template)
+    try:
+        rendering.parse(template)
+    except rendering.RenderError as e:
+        raise _fail(f"{where}.request_template", e.message) from None
+    variables = rendering.find_variables(template)
+    samples = data.get("samples") or {}
+    if not isinstance(samples, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in samples.items()
+    ):
+        raise _fail(f"{where}.samples", "must be an object of text values.")
+    created = None
+    if data.get("created") is not None:
+        raw = data["created"]
+        created = parse_datetime(raw) if isinstance(raw, str) else None
+        if created is None:
+            raise _fail(f"{where}.created", "must be an ISO 8601 date and time.")
+        if timezone.is_naive(created):
+            created = timezone.make_aware(created, UTC)
+    author = data.get("author") or ""
+    if not isinstance(author, str):
+        raise _fail(f"{where}.author", "must be a username or null.")
+    return VersionIn(
+        number=number,
+        request_template=template,
+        response_path=_jmespath(
+            _text(data, "response_path", where, max_length=1000), f"{where}.response_path"
+        ),
+        input_tokens_path=_jmespath(
+            _text(data, "input_tokens_path", where, max_length=1000, required=False, blank=True),
+            f"{where}.input_tokens_path",
+        ),
+        output_tokens_path=_jmespath(
+            _text(data, "output_tokens_path", where, max_length=1000, required=False, blank=True),
+            f"{where}.output_tokens_path",
+        ),
+        samples={k: v for k, v in samples.items() if k in variables},
+        change_note=_text(data, "change_note", where, max_length=500, required=False, blank=True),
+        author=author,
+        created=created,
+    )
+
+
+def _parse_prompt(data: Any, where: str) -> PromptIn:
+    data = _obj(data, where)
+    slug = _text(data, "slug", where, max_length=220)
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        raise _fail(f"{where}.slug", "must be letters, digits, hyphens and underscores.") from None
+    if slug.isdigit():
+        raise _fail(f"{where}.slug", "must not be only digits (it would read as a prompt id).")
+    ref = _obj(data.get("integration"), f"{where}.integration")
+    versions_raw = _list(data, "versions", where)
+    if not versions_raw:
+        raise _fail(f"{where}.versions", "a prompt needs at least one version.")
+    versions = tuple(
+        _parse_version(v, f"{where}.versions[{n}]") for n, v in enumerate(versions_raw)
+    )
+    numbers = [v.number for v in versions]
+    if len(set(numbers)) != len(numbers):
+        raise _fail(f"{where}.versions", "a version number is listed twice.")
+    published = data.get("published_version")
+    if published is not None and (
+        isinstance(published, bool) or not isinstance(published, int) or published not in numbers
+    ):
+        raise _fail(f"{where}.published_version", "must be null or one of the versions' numbers.")
+    return PromptIn(
+        name=_text(data, "name", where, max_length=200),
+        slug=slug,
+        integration=(
+            _text(ref, "provider", f"{where}.integration", max_length=100),
+            _text(ref, "name", f"{where}.integration", max_length=100),
+        ),
+        feature=_text(data, "feature", where, max_length=100),
+        published_version=published,
+        versions=tuple(sorted(versions, key=lambda v: v.number)),
+    )
+
+
+def parse(data: Any) -> Parsed:
+    """Check the whole file before anything is written; raises TransferError."""
+    if not isinstance(data, dict):
+        raise TransferError("The file is not a Bedrock Console export (not a JSON object).")
+    if data.get("format") != FORMAT:
+        raise TransferError(
+            f'The file is not a Bedrock Console export (its "format" is not "{FORMAT}").'
+        )
+    if data.get("version") != VERSION:
+        raise TransferError(
+            f"This console reads export version {VERSION}, not {data.get('version')!r}."
+        )
+    providers: dict[str, tuple[str, str]] = {}
+    for n, row in enumerate(_list(data, "providers", "file")):
+        where = f"providers[{n}]"
+        row = _obj(row, where)
+        name = _text(row, "name", where, max_length=100)
+        ext = _check(
+            f"{where}.external_id", policies.validate_external_id, _text(row, "external_id", where)
+        )
+        if name.lower() in providers:
+            raise _fail(where, f"the provider {name} is listed twice.")
+        providers[name.lower()] = (name, ext)
+    integrations = tuple(
+        _parse_integration(row, f"integrations[{n}]")
+        for n, row in enumerate(_list(data, "integrations", "file"))
+    )
+    keys = [integration_key(i.provider, i.name) for i in integrations]
+    if len(set(keys)) != len(keys):
+        raise TransferError(
+            "integrations: an integration (provider and model name) is listed twice."
+        )
+    features: list[str] = []
+    for n, row in enumerate(_list(data, "features", "file")):
+        name = _text(_obj(row, f"features[{n}]"), "name", f"features[{n}]", max_length=100)
+        if name.lower() in {f.lower() for f in features}:
+            raise _fail(f"features[{n}]", f"the feature {name} is listed twice.")
+        features.append(name)
+    prompts = tuple(
+        _parse_prompt(row, f"prompts[{n}]") for n, row in enumerate(_list(data, "prompts", "file"))
+    )
+    slugs = [p.slug for p in prompts]
+    if len(set(slugs)) != len(slugs):
+        raise TransferError("prompts: a slug is listed twice.")
+    known = set(keys)
+    for n, p in enumerate(prompts):
+        key = integration_key(*p.integration)
+        if (
+            key not in known
+            and not BedrockModel.objects.filter(
+                provider__name__iexact=p.integration[0], name__iexact=p.integration[1]
+            ).exists()
+        ):
+            raise _fail(
+                f"prompts[{n}].integration",
+                f"the integration {p.integration[0]} / {p.integration[1]} is neither in the file "
+                "nor in this console.",
+            )
+    return Parsed(providers, integrations, tuple(features), prompts)
