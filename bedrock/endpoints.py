@@ -213,6 +213,11 @@ def _extra_origin_keys(extra_origins: Iterable[str] | str | None) -> set[tuple[s
 def check_extra_origin(origin: str) -> str:
     """Validate one EXTRA_AWS_ENDPOINTS entry and return its normalised origin."""
     origin = require_text(origin, "extra origin", "http://127.0.0.1:4599")
+    scheme, sep, _ = origin.partition("://")
+    if not sep or scheme.lower() not in _DEFAULT_PORTS:
+        raise InvalidValue(
+            "Start the extra origin with http:// or https://, e.g. http://127.0.0.1:4599."
+        )
     return _split_url(origin, "extra origin").origin
 
 

@@ -29,8 +29,8 @@ def test_it_ignores_an_empty_entry(settings):
     ("entry", "reason"),
     [
         ("http://127.0.0.1:4599/sandbox", "Enter the extra origin without a path"),
-        ("127.0.0.1:4599", "Start the extra origin with https://"),
-        ("ftp://mirror.internal", "Use https"),
+        ("127.0.0.1:4599", "Start the extra origin with http:// or https://, e.g. http://127"),
+        ("ftp://mirror.internal", "Start the extra origin with http:// or https://"),
         ("http://127.0.0.1:99999", "The port must be a number from 1 to 65535."),
         ("http://user:pw@proxy.internal", "Remove the user name/password part"),
     ],

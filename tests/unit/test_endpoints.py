@@ -347,6 +347,12 @@ def test_check_extra_origin() -> None:
     assert check_extra_origin("HTTPS://Mock.Test:443") == "https://mock.test"
     with pytest.raises(InvalidValue):
         check_extra_origin("http://127.0.0.1:4599/path")
+    for origin in ("127.0.0.1:4599", "ftp://mirror.internal"):
+        with pytest.raises(InvalidValue) as excinfo:
+            check_extra_origin(origin)
+        assert message(excinfo) == (
+            "Start the extra origin with http:// or https://, e.g. http://127.0.0.1:4599."
+        )
 
 
 def test_check_endpoint_unknown_service() -> None:
