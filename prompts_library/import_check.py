@@ -6,6 +6,7 @@ is a TransferError that names where in the file the value is (``integrations[0].
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,15 +15,16 @@ import jmespath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
+from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from bedrock import arns, endpoints, policies, rules
 from bedrock.values import InvalidValue
-from integrations.models import BedrockModel
+from integrations.models import BedrockModel, Provider
 from prompts_library import rendering
 from prompts_library.export_file import FORMAT, VERSION
-from prompts_library.models import PromptVersion
+from prompts_library.models import Feature, Prompt, PromptVersion
 
 
 class TransferError(ValueError):
@@ -38,6 +40,14 @@ def load(text: str | bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TransferError("The file is not a Bedrock Console export (not a JSON object).")
     return data
+
+
+@functools.cache
+def _max_length(model: type[models.Model], name: str) -> int:
+    """The limit of a text field the import fills: the model's own, as the forms have it."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.CharField) and field.max_length is not None
+    return field.max_length
 
 
 def _fail(where: str, message: str) -> TransferError:
@@ -205,8 +215,8 @@ def _parse_integration(data: Any, where: str) -> IntegrationIn:
         f"{where}.request_json", rules.request_json, _text(data, "request_json", where)
     )
     return IntegrationIn(
-        provider=_text(data, "provider", where, max_length=100),
-        name=_text(data, "name", where, max_length=100),
+        provider=_text(data, "provider", where, max_length=_max_length(Provider, "name")),
+        name=_text(data, "name", where, max_length=_max_length(BedrockModel, "name")),
         role_arn=_check(
             f"{where}.role_arn", arns.parse_role_arn, _text(data, "role_arn", where)
         ).arn,
@@ -262,18 +272,42 @@ def _parse_version(data: Any, where: str) -> VersionIn:
         number=number,
         request_template=template,
         response_path=_jmespath(
-            _text(data, "response_path", where, max_length=1000), f"{where}.response_path"
+            _text(
+                data, "response_path", where, max_length=_max_length(PromptVersion, "response_path")
+            ),
+            f"{where}.response_path",
         ),
         input_tokens_path=_jmespath(
-            _text(data, "input_tokens_path", where, max_length=1000, required=False, blank=True),
+            _text(
+                data,
+                "input_tokens_path",
+                where,
+                max_length=_max_length(PromptVersion, "input_tokens_path"),
+                required=False,
+                blank=True,
+            ),
             f"{where}.input_tokens_path",
         ),
         output_tokens_path=_jmespath(
-            _text(data, "output_tokens_path", where, max_length=1000, required=False, blank=True),
+            _text(
+                data,
+                "output_tokens_path",
+                where,
+                max_length=_max_length(PromptVersion, "output_tokens_path"),
+                required=False,
+                blank=True,
+            ),
             f"{where}.output_tokens_path",
         ),
         samples={k: v for k, v in samples.items() if k in variables},
-        change_note=_text(data, "change_note", where, max_length=500, required=False, blank=True),
+        change_note=_text(
+            data,
+            "change_note",
+            where,
+            max_length=_max_length(PromptVersion, "change_note"),
+            required=False,
+            blank=True,
+        ),
         author=author,
         created=created,
     )
@@ -281,7 +315,7 @@ def _parse_version(data: Any, where: str) -> VersionIn:
 
 def _parse_prompt(data: Any, where: str) -> PromptIn:
     data = _obj(data, where)
-    slug = _text(data, "slug", where, max_length=220)
+    slug = _text(data, "slug", where, max_length=_max_length(Prompt, "slug"))
     try:
         validate_slug(slug)
     except ValidationError:
@@ -304,13 +338,17 @@ def _parse_prompt(data: Any, where: str) -> PromptIn:
     ):
         raise _fail(f"{where}.published_version", "must be null or one of the versions' numbers.")
     return PromptIn(
-        name=_text(data, "name", where, max_length=200),
+        name=_text(data, "name", where, max_length=_max_length(Prompt, "name")),
         slug=slug,
         integration=(
-            _text(ref, "provider", f"{where}.integration", max_length=100),
-            _text(ref, "name", f"{where}.integration", max_length=100),
+            _text(
+                ref, "provider", f"{where}.integration", max_length=_max_length(Provider, "name")
+            ),
+            _text(
+                ref, "name", f"{where}.integration", max_length=_max_length(BedrockModel, "name")
+            ),
         ),
-        feature=_text(data, "feature", where, max_length=100),
+        feature=_text(data, "feature", where, max_length=_max_length(Feature, "name")),
         published_version=published,
         versions=tuple(sorted(versions, key=lambda v: v.number)),
     )
@@ -332,7 +370,7 @@ def parse(data: Any) -> Parsed:
     for n, row in enumerate(_list(data, "providers", "file")):
         where = f"providers[{n}]"
         row = _obj(row, where)
-        name = _text(row, "name", where, max_length=100)
+        name = _text(row, "name", where, max_length=_max_length(Provider, "name"))
         ext = _check(
             f"{where}.external_id", policies.validate_external_id, _text(row, "external_id", where)
         )
@@ -350,7 +388,12 @@ def parse(data: Any) -> Parsed:
         )
     features: list[str] = []
     for n, row in enumerate(_list(data, "features", "file")):
-        name = _text(_obj(row, f"features[{n}]"), "name", f"features[{n}]", max_length=100)
+        name = _text(
+            _obj(row, f"features[{n}]"),
+            "name",
+            f"features[{n}]",
+            max_length=_max_length(Feature, "name"),
+        )
         if name.lower() in {f.lower() for f in features}:
             raise _fail(f"features[{n}]", f"the feature {name} is listed twice.")
         features.append(name)

@@ -270,6 +270,10 @@ BREAKAGES = {
         lambda d: d["integrations"][0]["headers"][0].update(value="x"),
         "must not carry a value",
     ),
+    "name longer than the model's field": (
+        lambda d: d["prompts"][0].update(name="x" * 201),
+        "prompts[0].name: must be at most 200 characters.",
+    ),
     "blank header value": (
         lambda d: d["integrations"][0]["headers"][1].update(value="   "),
         "integrations[0].headers[1].value: Enter a value for this header.",
