@@ -86,3 +86,17 @@ def test_existing_tokens_without_limits_become_all_prompts(alice, prompt):
     unlimited.refresh_from_db()
     limited.refresh_from_db()
     assert unlimited.all_prompts and not limited.all_prompts
+
+
+def test_the_api_description_lists_what_the_token_allows(client, prompt, alice):
+    def described(token):
+        r = client.get("/api/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert r.status_code == 200
+        return prompt.slug in r.text
+
+    other = make_prompt(alice, name="Other", integration=prompt.integration)
+    _, everything = tokens.issue_token("everything", alice, all_prompts=True)
+    _, limited = tokens.issue_token("other only", alice, prompts=[other])
+    assert described(everything) and not described(limited)
+    other.delete()
+    assert not described(limited)
