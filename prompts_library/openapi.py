@@ -262,9 +262,11 @@ def _prompts_for(request: HttpRequest) -> list[Prompt]:
     prompts = Prompt.objects.filter(published_version__isnull=False).select_related(
         "published_version"
     )
-    prompt_ids = list(token.prompts.values_list("pk", flat=True))
-    feature_ids = list(token.features.values_list("pk", flat=True))
-    if prompt_ids or feature_ids:
+    if not token.all_prompts:
+        # The scope rule of ApiToken.allows, as a query: a limited token whose prompts and
+        # features were all deleted is described with no prompts.
+        prompt_ids = list(token.prompts.values_list("pk", flat=True))
+        feature_ids = list(token.features.values_list("pk", flat=True))
         prompts = prompts.filter(Q(pk__in=prompt_ids) | Q(feature_id__in=feature_ids))
     return list(prompts.order_by("pk")[:MAX_TYPED_PROMPTS])
 

@@ -13,13 +13,15 @@ from tests.prompts.test_api import assert_error, invoke
 
 BODY = {"question": "q", "max_tokens": 5}
 
+# Transactional: the Invoke API records its calls on a helper thread, with its own connection.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture
 def prompt(alice):
     return make_prompt(alice)
 
 
-@pytest.mark.django_db
 def test_a_token_limited_to_a_deleted_feature_allows_nothing(
     client, sandbox, prompt, alice, alice_client
 ):
@@ -36,7 +38,6 @@ def test_a_token_limited_to_a_deleted_feature_allows_nothing(
     assert "Nothing: the prompts and features it was limited to were deleted" in admin_page.text
 
 
-@pytest.mark.django_db
 def test_a_token_limited_to_a_deleted_prompt_allows_nothing(client, sandbox, prompt, alice):
     other = make_prompt(alice, name="Other", integration=prompt.integration)
     row, token = tokens.issue_token("other only", alice, prompts=[other])
@@ -46,7 +47,6 @@ def test_a_token_limited_to_a_deleted_prompt_allows_nothing(client, sandbox, pro
     assert_error(invoke(client, prompt.slug, BODY, token), 403, "forbidden")
 
 
-@pytest.mark.django_db
 def test_all_prompts_is_a_choice_and_covers_later_prompts(client, sandbox, prompt, alice):
     _, token = tokens.issue_token("everything", alice, all_prompts=True)
     later = make_prompt(alice, name="Later", integration=prompt.integration)
@@ -58,7 +58,6 @@ def test_all_prompts_is_a_choice_and_covers_later_prompts(client, sandbox, promp
     assert ApiToken.objects.count() == 1
 
 
-@pytest.mark.django_db
 def test_the_form_asks_for_a_scope(alice_client, prompt):
     r = alice_client.post("/prompts/tokens/", {"name": "backend"})
     assert r.status_code == 400 and tokens.NEITHER in r.text and not r.context["created"]
@@ -72,14 +71,12 @@ def test_the_form_asks_for_a_scope(alice_client, prompt):
     assert "All prompts" in r.text
 
 
-@pytest.mark.django_db
 def test_the_page_showing_a_new_token_is_never_cached(alice_client):
     r = alice_client.post("/prompts/tokens/", {"name": "backend", "all_prompts": "on"})
     assert r.context["created"] in r.text
     assert "no-store" in r["Cache-Control"]
 
 
-@pytest.mark.django_db
 def test_existing_tokens_without_limits_become_all_prompts(alice, prompt):
     migration = importlib.import_module("prompts_library.migrations.0005_token_all_prompts")
     unlimited, _ = ApiToken.issue("old unlimited", all_prompts=False)
@@ -89,3 +86,17 @@ def test_existing_tokens_without_limits_become_all_prompts(alice, prompt):
     unlimited.refresh_from_db()
     limited.refresh_from_db()
     assert unlimited.all_prompts and not limited.all_prompts
+
+
+def test_the_api_description_lists_what_the_token_allows(client, prompt, alice):
+    def described(token):
+        r = client.get("/api/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert r.status_code == 200
+        return prompt.slug in r.text
+
+    other = make_prompt(alice, name="Other", integration=prompt.integration)
+    _, everything = tokens.issue_token("everything", alice, all_prompts=True)
+    _, limited = tokens.issue_token("other only", alice, prompts=[other])
+    assert described(everything) and not described(limited)
+    other.delete()
+    assert not described(limited)
