@@ -81,7 +81,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated parts to run (burst, latency, credentials, api, pages, worker-loss,"
-        " propagation, audit); prints"
+        " propagation, audit, usage); prints"
         " their numbers as JSON instead of writing docs/performance.md",
     )
     parser.add_argument("--json", default="", help="also write the raw numbers to this file")
@@ -108,9 +108,15 @@ def main() -> None:
         import django
 
         django.setup()
-        from bench import audit_review, resilience, runs
+        from bench import audit_review, resilience, runs, usage
 
-        unknown = set(parts) - set(runs.PARTS) - set(resilience.PARTS) - set(audit_review.PARTS)
+        unknown = (
+            set(parts)
+            - set(runs.PARTS)
+            - set(resilience.PARTS)
+            - set(audit_review.PARTS)
+            - set(usage.PARTS)
+        )
         if unknown:
             parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
         wanted = parts or runs.PARTS + resilience.PARTS
@@ -123,6 +129,8 @@ def main() -> None:
             results.update(resilience.run_all(env, var_dir, args.quick, wanted))
         if set(parts) & set(audit_review.PARTS):  # only when asked: it seeds its own trail
             results.update(audit_review.run_all(env, var_dir, args.quick, parts))
+        if set(parts) & set(usage.PARTS):  # only when asked: it seeds its own records
+            results.update(usage.run_all(env, var_dir, args.quick, parts))
         import json
 
         if args.json:

@@ -31,6 +31,12 @@ ERRORS: dict[int, dict[str, str]] = {
     409: {"no_published_version": "The prompt has no published version yet."},
     413: {"payload_too_large": "The request body is larger than 1 MB."},
     415: {"unsupported_media_type": "A body was sent without Content-Type: application/json."},
+    429: {
+        "rate_limited": "The token's requests or tokens per minute are used up; retry after"
+        " Retry-After seconds (the next minute).",
+        "budget_exceeded": "The token spent its monthly budget; Retry-After says when the"
+        " next month starts.",
+    },
     502: {
         "upstream_access_denied": "AWS refused the role or the model call.",
         "upstream_error": "The model failed, or the Response path extracted no text.",
@@ -52,6 +58,7 @@ STATUS_TEXT = {
     409: "No published version",
     413: "Body too large",
     415: "Not JSON",
+    429: "Over the token's limits",
     502: "Upstream error",
     503: "Upstream throttled, or the prompt cannot be served",
     504: "Upstream timeout",
@@ -90,11 +97,28 @@ def _error_response(status: int) -> dict[str, Any]:
         }
     if status == 405:
         response["headers"] = {"Allow": {"schema": {"type": "string", "const": "POST"}}}
-    if status == 503:
+    if status in (429, 503):
         response["headers"] = {
             "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}
         }
+    if status == 429:
+        response["headers"].update(RATE_LIMIT_HEADERS)
     return response
+
+
+# Sent with every answer to a token that has a limit per minute (requests, else tokens).
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The token's requests per minute (or tokens per minute).",
+    },
+    "X-RateLimit-Remaining": {
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "What is left of it in this minute.",
+    },
+}
 
 
 SUCCESS_SCHEMA: dict[str, Any] = {
@@ -137,6 +161,7 @@ def _operation(operation_id: str, summary: str, request_body: dict[str, Any]) ->
         "responses": {
             "200": {
                 "description": "The model's text.",
+                "headers": RATE_LIMIT_HEADERS,
                 "content": {"application/json": {"schema": SUCCESS_SCHEMA}},
             },
             **{str(status): _error_response(status) for status in sorted(ERRORS)},

@@ -36,6 +36,10 @@ from config.cache import UNREACHABLE, breaker
 from usage.models import NANO, HourlyRollup, MinuteCounter, TokenLimits
 
 FIELDS = ("requests_per_minute", "tokens_per_minute", "monthly_budget_usd")
+# The error codes of a refusal, answered with HTTP 429.
+RATE_LIMITED = "rate_limited"
+BUDGET_EXCEEDED = "budget_exceeded"
+STATUS = 429
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ class Verdict:
 
     def response(self) -> JsonResponse:
         body = {"error": {"code": self.code, "message": self.message}}
-        return self.headers(JsonResponse(body, status=429))
+        return self.headers(JsonResponse(body, status=STATUS))
 
 
 OPEN = Verdict()
@@ -295,7 +299,7 @@ def admit(token_id: int, read_under: str | None, now: datetime | None = None) ->
         return Verdict(
             limit,
             remaining,
-            "budget_exceeded",
+            BUDGET_EXCEEDED,
             "This API token spent its monthly budget; it may call again next month.",
             max(1, int((_next_month(now) - now).total_seconds())),
         )
@@ -303,7 +307,7 @@ def admit(token_id: int, read_under: str | None, now: datetime | None = None) ->
         return Verdict(
             limit,
             0,
-            "rate_limited",
+            RATE_LIMITED,
             f"This API token may make {limits.requests_per_minute} requests per minute.",
             to_next_minute,
         )
@@ -311,7 +315,7 @@ def admit(token_id: int, read_under: str | None, now: datetime | None = None) ->
         return Verdict(
             limit,
             remaining,
-            "rate_limited",
+            RATE_LIMITED,
             f"This API token may use {limits.tokens_per_minute} tokens per minute.",
             to_next_minute,
         )

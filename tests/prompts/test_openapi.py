@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import ast
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.urls import resolve
+from django.utils import timezone
 
 from prompts_library import api, openapi, services
 from prompts_library.models import ApiToken, PromptVersion
 from tests.prompts.fixtures import make_prompt
 from tests.prompts.test_api import QUESTION, invoke
+from usage import limits
 
 PATH = "/api/v1/prompts/{ref}/invoke"
 BODY = {"question": QUESTION, "max_tokens": 16}
@@ -151,6 +155,10 @@ def documented_codes(doc: dict[str, Any]) -> dict[str, set[int]]:
 
 def test_the_documented_error_codes_are_exactly_those_api_py_returns():
     derived = codes_in_api()
+    # The token's limits answer for themselves (usage.limits), when api.py asks them.
+    assert "limits.admit(" in inspect.getsource(api)
+    for code in (limits.RATE_LIMITED, limits.BUDGET_EXCEEDED):
+        derived.setdefault(code, set()).add(limits.STATUS)
     assert {"unauthorized", "missing_variable", "upstream_throttled"} <= set(derived)
     assert documented_codes(openapi.document()) == derived
 
@@ -226,6 +234,24 @@ def _slow(ctx: Ctx):
     return invoke(ctx.client, ctx.prompt.slug, BODY, ctx.token)
 
 
+def _over_limit(**limit_values):
+    def call(ctx: Ctx):
+        row, token = ApiToken.issue("capped", all_prompts=True)
+        limits.do_set_limits(
+            row,
+            requests_per_minute=limit_values.get("rpm"),
+            tokens_per_minute=None,
+            monthly_budget_usd=limit_values.get("budget"),
+        )
+        if "rpm" in limit_values:
+            if timezone.now().second > 55:  # both calls in one calendar minute
+                time.sleep(61 - timezone.now().second)
+            invoke(ctx.client, ctx.prompt.slug, BODY, token)
+        return invoke(ctx.client, ctx.prompt.slug, BODY, token)
+
+    return call
+
+
 CASES: dict[str, tuple[int, str | None, Callable[[Ctx], Any]]] = {
     "success": (200, None, lambda c: invoke(c.client, c.prompt.slug, BODY, c.token)),
     "bad_json": (
@@ -287,6 +313,8 @@ CASES: dict[str, tuple[int, str | None, Callable[[Ctx], Any]]] = {
             HTTP_AUTHORIZATION=f"Bearer {c.token}",
         ),
     ),
+    "rate_limited": (429, limits.RATE_LIMITED, _over_limit(rpm=1)),
+    "budget_exceeded": (429, limits.BUDGET_EXCEEDED, _over_limit(budget=Decimal(0))),
     "access_denied": (502, "upstream_access_denied", _fault("AccessDeniedException", 403)),
     "model_error": (502, "upstream_error", _fault("ModelErrorException", 424)),
     "throttled": (503, "upstream_throttled", _throttled),
@@ -323,5 +351,7 @@ def test_real_responses_match_the_document(case, client, sandbox, alice, bob, se
     else:
         assert QUESTION in body["text"]
     for header, spec in documented.get("headers", {}).items():
+        if spec.get("required") is False and not r.has_header(header):
+            continue  # sent only to tokens with limits
         assert r.has_header(header), header
         assert errors(r[header], spec["schema"]) == []
