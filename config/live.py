@@ -169,15 +169,24 @@ class Look:
     events: list[tuple[str, str]] = field(default_factory=list)
 
 
-def status_look(rows: Any, render: Callable[[Any], str]) -> Callable[[str], Look | None]:
-    """A look at one test row (`rows` holds it): its status, and when it moved, its part."""
+def status_look(
+    rows: Any,
+    render: Callable[[Any], str],
+    text: Callable[[Any], str | None] | None = None,
+) -> Callable[[str], Look | None]:
+    """A look at one test row (`rows` holds it): its status, and when it moved, its part.
+
+    With `text`, a row still at the status the page shows may send a `text` event too (a
+    streamed answer so far; a stream sends it again only when it changed).
+    """
 
     def look(seen: str) -> Look | None:
         status = rows.values_list("status", flat=True).first()
         if status is None:
             return None
         if status == seen:
-            return Look(status, False)
+            streamed = text(rows.get()) if text is not None else None
+            return Look(status, False, [("text", streamed)] if streamed is not None else [])
         row = rows.get()
         return Look(row.status, row.is_terminal, [("status", render(row))])
 
@@ -235,6 +244,7 @@ async def _events(
     yield f"retry: {RETRY_MS}\n\n".encode()
     the_hub = hub()
     started = last_sent = last_reap = time.monotonic()
+    sent: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         wake = stack.enter_context(the_hub.watch(channel(model, pk))) if the_hub else None
         while True:
@@ -244,8 +254,10 @@ async def _events(
             if seen_now is None:
                 return
             for name, data in seen_now.events:
-                yield sse(name, data)
-                last_sent = time.monotonic()
+                if sent.get(name) != data:
+                    sent[name] = data
+                    yield sse(name, data)
+                    last_sent = time.monotonic()
             if seen_now.status != seen or seen_now.terminal:
                 return
             now = time.monotonic()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from audit import recorder
-from bedrock import policies
-from bedrock.values import InvalidValue
+from bedrock import client, invoke, observe, policies
 from config import live
-from integrations import aws, families, hints, runs
+from integrations import runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
 
 log = logging.getLogger(__name__)
@@ -25,6 +23,9 @@ Step = ConnectionTest.Step
 
 QueueUnavailable = runs.QueueUnavailable
 
+# A streamed test's text reaches its row (and the page) at most this often.
+STREAM_PUBLISH_SECONDS = 0.05
+
 
 # --- starting a test ------------------------------------------------------------------
 
@@ -34,17 +35,21 @@ def start_test(
     user: Any,
     integration: BedrockModel | None = None,
     kind: str = ConnectionTest.Kind.MANUAL,
+    *,
+    stream: bool = False,
 ) -> ConnectionTest:
-    """Record a queued test of these values and hand it to the worker."""
-    from integrations import tasks
+    """Record a queued test of these values and hand it to the worker.
 
+    With `stream`, the worker streams the answer and the page shows it as it arrives.
+    """
     test = ConnectionTest(
         integration=integration,
         created_by=user if user is not None and user.is_authenticated else None,
         kind=kind,
+        stream=stream,
     )
     test.apply(config)
-    runs.enqueue(test, tasks.run_connection_test, _finish)
+    runs.enqueue(test, _finish)
     return test
 
 
@@ -63,15 +68,7 @@ def run_test(test_id: int) -> None:
     if test is None:
         log.info("test %s was not claimed (taken or ended)", test_id)
         return
-    identity = aws.platform_identity()
-    ctx = hints.Context(
-        principal_arn=identity.arn,
-        role_arn=test.role_arn,
-        external_id=test.external_id,
-        sts_endpoint=test.sts_endpoint,
-        model_id=test.model_id,
-        endpoint=test.endpoint,
-    )
+    principal = client.platform_identity().arn or ""
     user = test.created_by
     session_name = policies.make_session_name(
         "console",
@@ -80,136 +77,113 @@ def run_test(test_id: int) -> None:
         f"i{test.integration_id}" if test.integration_id else "new",
         f"t{test.pk}",
     )
-    try:
-        assumed = aws.assume_role(test.role_arn, test.external_id, test.sts_endpoint, session_name)
-    except aws.AwsCallFailed as e:
-        _fail(test, Step.STS, e, hints.for_sts(e.code, e.message, ctx), principal=identity.arn)
-        return
-    except InvalidValue as e:
-        _fail_config(test, Step.STS, str(e), principal=identity.arn)
-        return
 
-    ConnectionTest.objects.filter(pk=test.pk, status=Status.ASSUMING_ROLE).update(
-        status=Status.INVOKING,
-        sts_ms=assumed.elapsed_ms,
-        credentials_cached=assumed.cached,
-        principal_arn=identity.arn or "",
-        session_name=session_name,
-        assumed_role_arn=assumed.credentials.assumed_role_arn,
-    )
-    live.changed(ConnectionTest, test.pk)
+    feed = _LiveText(test.pk) if test.stream else None
+
+    def assumed(credentials: invoke.Credentials, sts_ms: int) -> None:
+        if feed is not None:
+            feed.begin()
+        ConnectionTest.objects.filter(pk=test.pk, status=Status.ASSUMING_ROLE).update(
+            status=Status.INVOKING,
+            sts_ms=sts_ms,
+            credentials_cached=credentials.reused,
+            credentials_assumed_at=credentials.assumed_at,
+            principal_arn=principal,
+            session_name=session_name,
+            assumed_role_arn=credentials.assumed_role_arn,
+        )
+        live.changed(ConnectionTest, test.pk)
+
     config = test.configuration()
-    try:
-        invocation = _invoke_refreshing_once(config, assumed, session_name)
-    except aws.AwsCallFailed as e:
-        _fail(test, Step.INVOKE, e, hints.for_invoke(e.code, e.message, ctx))
-        return
-    except InvalidValue as e:
-        _fail_config(test, Step.INVOKE, str(e))
-        return
-    _record_invocation(test, config, invocation, ctx)
+    kind = observe.CANARY if test.kind == ConnectionTest.Kind.CANARY else observe.CONNECTION_TEST
+    result = invoke.call(
+        config,
+        invoke.Request(config.request_json.encode()),
+        invoke.Options(session_name=session_name, on_assumed=assumed, on_text=feed),
+        observe.CallContext(
+            kind,
+            test.integration_id,
+            user_id=user.pk if user else None,
+            test_id=test.pk,
+        ),
+    )
+    _record(test, result, principal)
 
 
-def _invoke_refreshing_once(
-    config: Configuration, assumed: aws.Assumed, session_name: str
-) -> aws.Invocation:
-    def call(creds: aws.AssumedCredentials) -> aws.Invocation:
-        return aws.invoke_model(
-            config.endpoint,
-            config.model_id,
-            config.request_json.encode(),
-            [(h.name, h.value) for h in config.headers],
-            creds,
-            keep_bytes=settings.RAW_RESPONSE_LIMIT,
+class _LiveText:
+    """A streamed test's text so far: written to its row and announced at most every
+    STREAM_PUBLISH_SECONDS (the page shows it word by word; the row lets a page catch up)."""
+
+    def __init__(self, test_id: int) -> None:
+        self.test_id = test_id
+        self.parts: list[str] = []
+        self.started = time.monotonic()
+        self.first_token_ms: int | None = None
+        self.written = 0.0
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, piece: str) -> None:
+        now = time.monotonic()
+        if self.first_token_ms is None:
+            self.first_token_ms = int((now - self.started) * 1000)
+        self.parts.append(piece)
+        if now - self.written >= STREAM_PUBLISH_SECONDS:
+            self.written = now
+            ConnectionTest.objects.filter(pk=self.test_id, status=Status.INVOKING).update(
+                output_text="".join(self.parts), first_token_ms=self.first_token_ms
+            )
+            live.changed(ConnectionTest, self.test_id)
+
+
+def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None:
+    fields: dict[str, Any] = {}
+    if test.stream:
+        # A stream that broke mid-way keeps the text that arrived.
+        fields.update(output_text=result.text or "", first_token_ms=result.first_token_ms)
+    if result.credentials is not None:
+        fields.update(
+            sts_ms=result.timings.sts_ms,
+            credentials_cached=result.credentials.reused,
+            credentials_assumed_at=result.credentials.assumed_at,
+            assumed_role_arn=result.credentials.assumed_role_arn,
         )
-
-    try:
-        return call(assumed.credentials)
-    except aws.AwsCallFailed as e:
-        if e.code not in aws.EXPIRED_TOKEN_CODES:
-            raise
-    # The cached session expired early (revoked or clock skew): assume again, once.
-    aws.forget_credentials(config.role_arn, config.external_id, config.sts_endpoint)
-    fresh = aws.assume_role(config.role_arn, config.external_id, config.sts_endpoint, session_name)
-    return call(fresh.credentials)
-
-
-def _record_invocation(
-    test: ConnectionTest, config: Configuration, inv: aws.Invocation, ctx: hints.Context
-) -> None:
-    raw = inv.body[: settings.RAW_RESPONSE_LIMIT].decode("utf-8", errors="replace")
-    common: dict[str, Any] = {
-        "http_status": inv.http_status,
-        "request_id": inv.request_id,
-        "invoke_ms": inv.elapsed_ms,
-        "raw_response": raw,
-        "raw_response_truncated": inv.truncated,
-        "raw_response_bytes": inv.body_bytes,
-    }
-    try:
-        data = json.loads(inv.body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        code, message = "InvalidResponse", "The endpoint's answer is not a JSON object."
-        _finish(
-            test.pk,
-            Status.FAILED,
-            failed_step=Step.INVOKE,
-            error_code=code,
-            error_message=message,
-            hint=hints.for_invoke(code, message, ctx),
-            **common,
+    if result.http_status is not None or result.timings.model_ms is not None:
+        fields.update(
+            http_status=result.http_status,
+            request_id=result.request_id,
+            invoke_ms=result.timings.model_ms,
         )
-        return
-    extracted = families.extract(families.detect_family(config.model_id), data, inv.headers)
-    common.update(input_tokens=extracted.input_tokens, output_tokens=extracted.output_tokens)
-    if extracted.text is None:
-        code = "NoOutputText"
-        message = extracted.text_error or "The response holds no output text."
-        _finish(
-            test.pk,
-            Status.FAILED,
-            failed_step=Step.INVOKE,
-            error_code=code,
-            error_message=message,
-            hint=hints.for_invoke(code, message, ctx),
-            **common,
+    if result.raw_bytes is not None:
+        fields.update(
+            raw_response=result.raw.decode("utf-8", errors="replace"),
+            raw_response_truncated=result.raw_truncated,
+            raw_response_bytes=result.raw_bytes,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
         )
+    error = result.error
+    if error is None:
+        _finish(test.pk, Status.SUCCEEDED, **{"output_text": result.text or "", **fields})
         return
-    _finish(test.pk, Status.SUCCEEDED, output_text=extracted.text, **common)
-
-
-def _fail(
-    test: ConnectionTest, step: str, e: aws.AwsCallFailed, hint: str, principal: str | None = None
-) -> None:
-    fields: dict[str, Any] = {
-        "failed_step": step,
-        "error_code": e.code[:100],
-        "error_message": e.message[:2000],
-        "hint": hint,
-        "http_status": e.http_status,
-        "request_id": e.request_id[:100],
-    }
-    if step == Step.STS:
-        fields["sts_ms"] = e.elapsed_ms
-        fields["principal_arn"] = principal or ""
-    else:
-        fields["invoke_ms"] = e.elapsed_ms
-    _finish(test.pk, Status.FAILED, **fields)
-
-
-def _fail_config(
-    test: ConnectionTest, step: str, message: str, principal: str | None = None
-) -> None:
+    if error.step == invoke.STS:
+        fields.update(principal_arn=principal)
+        if error.code != invoke.ENDPOINT_NOT_ALLOWED:
+            fields.update(
+                sts_ms=result.timings.sts_ms,
+                http_status=result.http_status,
+                request_id=result.request_id,
+            )
     _finish(
         test.pk,
         Status.FAILED,
-        failed_step=step,
-        error_code="EndpointNotAllowed",
-        error_message=message,
-        hint="The console only calls AWS endpoints and origins listed in EXTRA_AWS_ENDPOINTS.",
-        principal_arn=principal or "",
+        # A connection test reads the answer as part of its InvokeModel step.
+        failed_step=Step.STS if error.step == invoke.STS else Step.INVOKE,
+        error_code=error.code,
+        error_message=error.message,
+        hint=error.hint,
+        **fields,
     )
 
 

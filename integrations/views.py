@@ -22,6 +22,7 @@ from integrations import paging, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
+
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
@@ -88,8 +89,9 @@ def _step1_context(form: IntegrationForm) -> dict:
                 endpoint_region = endpoints.check_endpoint(
                     value("endpoint", "") or "", "bedrock-runtime", settings.EXTRA_AWS_ENDPOINTS
                 ).region
+            # Test streams by default (the Stream option): the role needs both actions.
             permission = policies.permission_policy(
-                model, model.region or endpoint_region or settings.AWS_REGION
+                model, model.region or endpoint_region or settings.AWS_REGION, streaming=True
             )
         except InvalidValue as e:
             permission_error = str(e)
@@ -169,7 +171,12 @@ def test(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
     if form.is_valid():
         try:
-            context["test"] = services.start_test(form.configuration(), request.user, integration)
+            context["test"] = services.start_test(
+                form.configuration(),
+                request.user,
+                integration,
+                stream=request.POST.get("stream") == "1",
+            )
         except services.QueueUnavailable:
             context["queue_error"] = (
                 "The task queue is unavailable, so the test could not start. Nothing was saved; "
@@ -223,7 +230,12 @@ async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         template, context = _status_part(test, htmx=True, for_form=for_form, on=on)
         return render_to_string(template, context, request)
 
-    look = live.status_look(rows, render_part)
+    def render_text(test: ConnectionTest) -> str | None:
+        if not (test.stream and test.status == ConnectionTest.Status.INVOKING):
+            return None
+        return render_to_string("integrations/test_status.html#streamed", {"test": test})
+
+    look = live.status_look(rows, render_part, render_text)
     return live.stream(ConnectionTest, pk, seen, look, lambda: services.reap_stale_tests(pk))
 
 

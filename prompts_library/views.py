@@ -17,9 +17,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from config import live
 from bedrock import families
-from config import params
+from config import live, params
 from integrations import paging
 from integrations.models import BedrockModel
 from prompts_library import rendering, services, transfer

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from config import live
 from integrations.models import ConnectionTest
 from tests.browser.conftest import sign_in
+from tests.browser.test_setup_flow import fill_step_2
 from tests.integrations.fixtures import make_integration
 from tests.integrations.test_test_status import queued_test
 
@@ -70,3 +71,24 @@ def test_without_javascript_the_page_shows_the_stored_state(browser, live_server
     page.get_by_role("link", name="Refresh").click()
     expect(page.get_by_role("heading", name="Success")).to_be_visible()
     context.close()
+
+
+def test_a_streamed_test_shows_the_text_as_it_arrives(page, alice, sandbox, celery_worker):
+    sandbox.state.set_config(stream_interval_ms=250)
+    sign_in(page, "alice", "alice-password-long")
+    page.goto("/integrations/new/")
+    fill_step_2(page)
+    expect(page.get_by_label("Stream")).to_be_checked()
+    page.get_by_role("button", name="Test").click()
+    streaming = page.locator("#test-result .output.streaming")
+    expect(streaming).to_contain_text("Hello")
+    first = streaming.inner_text()
+    expect(streaming).not_to_have_text(first)  # more words arrived
+    expect(page.locator(".stream-facts")).to_contain_text("First token after")
+    result = page.locator("#test-result")
+    expect(result.get_by_role("heading", name="Success")).to_be_visible(timeout=20_000)
+    expect(result).to_contain_text("Hello from the Bedrock sandbox. You said: Hi")
+    expect(result).to_contain_text("Time to first token")
+    expect(result).to_contain_text("Tokens per second")
+    expect(page.get_by_role("button", name="Save")).to_be_enabled()
+    assert page.csp_violations == []
