@@ -9,9 +9,11 @@ only opens Django admin (the audit trail's review screen), which Administrators 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.apps import apps as django_apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
@@ -134,15 +136,32 @@ def require(*perms: str, post: tuple[str, ...] = ()) -> Callable[..., Any]:
     and writes with another).
     """
 
+    def check(request: Any, user: Any) -> Any:
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        needed = perms + (post if request.method == "POST" else ())
+        if not user.is_active or not user.has_perms(needed):
+            raise PermissionDenied
+        return None
+
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+                user = await request.auser()
+                refused = await sync_to_async(check)(request, user)
+                if refused is not None:
+                    return refused
+                return await view(request, *args, **kwargs)
+
+            return async_wrapper
+
         @functools.wraps(view)
         def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
-            user = request.user
-            if not user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            needed = perms + (post if request.method == "POST" else ())
-            if not user.is_active or not user.has_perms(needed):
-                raise PermissionDenied
+            refused = check(request, request.user)
+            if refused is not None:
+                return refused
             return view(request, *args, **kwargs)
 
         return wrapper

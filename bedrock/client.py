@@ -30,6 +30,7 @@ from botocore.exceptions import (
 )
 from django.conf import settings
 from django.core.cache import cache
+from urllib3.exceptions import ProtocolError
 
 from bedrock import network
 
@@ -383,6 +384,81 @@ def invoke_model(
         elapsed_ms=_ms_since(started),
         retries=retries,
     )
+
+
+# --- InvokeModelWithResponseStream ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamInvocation:
+    http_status: int
+    request_id: str
+    elapsed_ms: int
+    retries: int
+
+
+class StreamBroken(AwsCallFailed):
+    """The stream started, then failed: the chunks handed on before it are all there is."""
+
+
+def invoke_model_stream(
+    endpoint: str,
+    model_id: str,
+    body: bytes,
+    headers: Iterable[tuple[str, str]],
+    credentials: AssumedCredentials,
+    on_chunk: Callable[[bytes], None],
+    *,
+    deadline_s: float | None = None,
+    read_timeout: float | None = None,
+) -> StreamInvocation:
+    """Call InvokeModelWithResponseStream; hand on each chunk's bytes as it arrives.
+
+    A failure before the stream starts raises AwsCallFailed; an exception event, a cut
+    connection or the deadline once chunks flow raises StreamBroken.
+    """
+    network.check_url(endpoint, "bedrock-runtime")
+    client = get_client("bedrock-runtime", endpoint, credentials, read_timeout)
+    started = time.monotonic()
+    deadline = started + (deadline_s or settings.AWS_READ_TIMEOUT)
+    token = _extra_headers.set(tuple(headers))
+    try:
+        reply, retries = _with_retries(
+            lambda: client.invoke_model_with_response_stream(
+                modelId=model_id,
+                body=body,
+                contentType="application/json",
+                accept="application/json",
+            ),
+            started,
+        )
+    finally:
+        _extra_headers.reset(token)
+    meta = reply["ResponseMetadata"]
+    status, request_id = meta.get("HTTPStatusCode", 0), meta.get("RequestId", "")
+
+    def broken(code: str, message: str) -> StreamBroken:
+        return StreamBroken(
+            code, message, http_status=status, request_id=request_id, elapsed_ms=_ms_since(started)
+        )
+
+    events = reply["body"]
+    try:
+        for event in events:
+            if time.monotonic() > deadline:
+                raise broken("ResponseTimeout", "The stream did not end in time.")
+            chunk = event.get("chunk")
+            if chunk is not None:
+                on_chunk(chunk.get("bytes", b""))
+    except ClientError as e:  # an exception event (botocore's EventStreamError)
+        code = _code(e)
+        raise broken(code[:1].upper() + code[1:], _message(e)) from None
+    except (BotoCoreError, ProtocolError, OSError) as e:
+        message = f"The connection closed in the middle of the stream ({type(e).__name__})."
+        raise broken("StreamBroken", message) from None
+    finally:
+        events.close()
+    return StreamInvocation(status, request_id, _ms_since(started), retries)
 
 
 # --- errors and retries -------------------------------------------------------------------

@@ -27,9 +27,11 @@ __all__ = [
     "Extracted",
     "Family",
     "ResponsePaths",
+    "StreamPiece",
     "default_request_json",
     "detect_family",
     "extract",
+    "read_stream_chunk",
 ]
 
 INPUT_TOKENS_HEADER: Final = "x-amzn-bedrock-input-token-count"
@@ -386,3 +388,57 @@ def _family_text(
                 "Mistral, Cohere, AI21) has text in this response."
             )
     return None, None, text_error
+
+
+# --- InvokeModelWithResponseStream ---------------------------------------------------------------
+
+# Where each family's streamed chunk holds a piece of text, and the stop reason when it ends.
+STREAM_PATHS: Final[dict[str, tuple[str, str]]] = {
+    "anthropic": ("delta.text", "delta.stop_reason"),
+    "nova": ("contentBlockDelta.delta.text", "messageStop.stopReason"),
+    "titan": ("outputText", "completionReason"),
+    "llama": ("generation", "stop_reason"),
+    "mistral": ("outputs[0].text", "outputs[0].stop_reason"),
+    "cohere": ("event_type == 'text-generation' && text", "finish_reason"),
+    "ai21": ("choices[0].delta.content", "choices[0].finish_reason"),
+}
+# Every streamed answer's last chunk: Bedrock's own counts, whatever the family.
+STREAM_METRICS: Final = "amazon-bedrock-invocationMetrics"
+
+
+@dataclass(frozen=True)
+class StreamPiece:
+    text: str
+    stop_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+def read_stream_chunk(family: Family | None, chunk: bytes) -> StreamPiece:
+    """One streamed chunk (JSON in the family's own streaming format): its text and counts.
+
+    Without a known family, every family's text path is tried in turn.
+    """
+    try:
+        data = json.loads(chunk)
+    except ValueError:
+        return StreamPiece("")
+    if not isinstance(data, dict):
+        return StreamPiece("")
+    keys = [family.key] if family and family.key in STREAM_PATHS else list(STREAM_PATHS)
+    text, stop = "", None
+    for key in keys:
+        text_path, stop_path = STREAM_PATHS[key]
+        found, reason = _search(text_path, data), _search(stop_path, data)
+        if isinstance(found, str) or isinstance(reason, str):
+            text = found if isinstance(found, str) else ""
+            stop = reason if isinstance(reason, str) else None
+            break
+    metrics = data.get(STREAM_METRICS)
+    counts = metrics if isinstance(metrics, dict) else {}
+    return StreamPiece(
+        text,
+        stop,
+        _as_count(counts.get("inputTokenCount")),
+        _as_count(counts.get("outputTokenCount")),
+    )

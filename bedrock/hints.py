@@ -94,6 +94,16 @@ def for_invoke(code: str, message: str, ctx: Context) -> str:
         return "The model took too long to answer. Try a smaller max_tokens or test again."
     if code == "ServiceQuotaExceededException":
         return "The account's Bedrock quota for this model is used up. Request a quota increase."
+    if code == "ModelStreamErrorException":
+        return (
+            "The model's stream broke in the middle of the answer; what arrived before is shown. "
+            "Test again; if it recurs, try without streaming or a smaller max_tokens."
+        )
+    if code == "StreamBroken":
+        return (
+            "The connection closed in the middle of the stream; what arrived before is shown. If "
+            "the Endpoint is a proxy, check that it passes streamed answers through unbuffered."
+        )
     if code == "ModelErrorException":
         return "The model failed while processing the request. Check the request and try again."
     if code in ("ResponseTooLarge", "InvalidResponse", "NoOutputText"):

@@ -10,6 +10,7 @@ raises for a failed call: the `Result` says what failed, where and what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -86,6 +87,9 @@ class Options:
     deadline_s: float | None = None
     # Called once the role is assumed, before the model is called (a test shows the step).
     on_assumed: Callable[[Credentials, int], None] | None = None
+    # Given: stream the answer (InvokeModelWithResponseStream) and hand on each piece of text
+    # as it arrives. A stream that breaks mid-way still returns the text that arrived.
+    on_text: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ class Result:
     raw: bytes = b""  # the answer's first RAW_RESPONSE_LIMIT bytes
     raw_bytes: int | None = None
     raw_truncated: bool = False
+    first_token_ms: int | None = None  # streamed: from the model call's start to the first text
 
     @property
     def ok(self) -> bool:
@@ -239,8 +244,25 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
         options.on_assumed(credentials, sts_ms)
 
     headers = [(h.name, h.value) for h in config.headers]
+    model_started = time.monotonic()
+    streamed = (
+        _Streamed(families.detect_family(config.model_id), options.on_text, model_started)
+        if options.on_text is not None
+        else None
+    )
 
-    def invoke(creds: client.AssumedCredentials) -> client.Invocation:
+    def invoke(creds: client.AssumedCredentials) -> client.Invocation | client.StreamInvocation:
+        if streamed is not None:
+            return client.invoke_model_stream(
+                config.endpoint,
+                config.model_id,
+                request.body,
+                headers,
+                creds,
+                streamed.chunk,
+                deadline_s=options.deadline_s,
+                read_timeout=options.deadline_s,
+            )
         return client.invoke_model(
             config.endpoint,
             config.model_id,
@@ -253,7 +275,6 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
             read_timeout=options.deadline_s,
         )
 
-    model_started = time.monotonic()
     try:
         try:
             invocation = invoke(assumed.credentials)
@@ -267,7 +288,7 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
             credentials = _credentials(config, assumed)
             invocation = invoke(assumed.credentials)
     except client.AwsCallFailed as e:
-        return _failed(
+        failed = _failed(
             started,
             INVOKE,
             e.code,
@@ -279,6 +300,8 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
             request_id=e.request_id,
             credentials=credentials,
         )
+        # A stream that broke mid-way: what arrived is part of the answer.
+        return streamed.into(failed) if streamed is not None else failed
     except InvalidValue as e:
         return _failed(
             started,
@@ -289,7 +312,84 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
             sts_ms=sts_ms,
             credentials=credentials,
         )
+    if isinstance(invocation, client.StreamInvocation):
+        assert streamed is not None
+        return streamed.into(
+            _read_stream(config, invocation, streamed, credentials, sts_ms, started)
+        )
     return _read(config, request, invocation, credentials, sts_ms, started)
+
+
+class _Streamed:
+    """What a streamed answer has brought so far, read chunk by chunk."""
+
+    def __init__(
+        self, family: families.Family | None, on_text: Callable[[str], None], started: float
+    ) -> None:
+        self.family = family
+        self.on_text = on_text
+        self.started = started
+        self.parts: list[str] = []
+        self.first_token_ms: int | None = None
+        self.stop_reason: str | None = None
+        self.usage = Usage()
+        self.raw: list[bytes] = []  # the chunks as JSON lines, up to RAW_RESPONSE_LIMIT bytes
+        self.raw_bytes = 0
+
+    def chunk(self, data: bytes) -> None:
+        self.raw_bytes += len(data) + 1
+        if self.raw_bytes <= settings.RAW_RESPONSE_LIMIT:
+            self.raw.append(data)
+        piece = families.read_stream_chunk(self.family, data)
+        self.stop_reason = piece.stop_reason or self.stop_reason
+        if piece.input_tokens is not None or piece.output_tokens is not None:
+            self.usage = Usage(piece.input_tokens, piece.output_tokens)
+        if piece.text:
+            if self.first_token_ms is None:
+                self.first_token_ms = _ms_since(self.started)
+            self.parts.append(piece.text)
+            self.on_text(piece.text)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def into(self, result: Result) -> Result:
+        return dataclasses.replace(
+            result,
+            text=self.text if self.parts else result.text,
+            first_token_ms=self.first_token_ms,
+            stop_reason=result.stop_reason or self.stop_reason,
+            raw=b"\n".join(self.raw),
+            raw_bytes=self.raw_bytes,
+            raw_truncated=self.raw_bytes > settings.RAW_RESPONSE_LIMIT,
+        )
+
+
+def _read_stream(
+    config: Configuration,
+    inv: client.StreamInvocation,
+    streamed: _Streamed,
+    credentials: Credentials,
+    sts_ms: int,
+    started: float,
+) -> Result:
+    error = None
+    if not streamed.parts:
+        message = "The stream ended without any text."
+        hint = hints.for_invoke(NO_OUTPUT_TEXT, message, _hint_context(config))
+        error = Error(EXTRACT, NO_OUTPUT_TEXT, message, hint)
+    return Result(
+        text=streamed.text if streamed.parts else None,
+        usage=streamed.usage,
+        stop_reason=streamed.stop_reason,
+        # From the same start as first_token_ms (the client's own clock starts a little later).
+        timings=Timings(sts_ms, _ms_since(streamed.started), _ms_since(started)),
+        error=error,
+        request_id=inv.request_id[:100],
+        http_status=inv.http_status,
+        credentials=credentials,
+    )
 
 
 def _read(

@@ -195,7 +195,7 @@ def machine() -> dict[str, str]:
         "worker": (
             f"{settings.CELERY_WORKER_POOL} pool, concurrency {settings.CELERY_WORKER_CONCURRENCY}"
         ),
-        "web": "gunicorn gthread, 2 workers x 16 threads",
+        "web": "gunicorn, 2 uvicorn (ASGI) workers",
     }
 
 

@@ -43,8 +43,8 @@ def render(r: dict[str, Any], m: dict[str, str]) -> str:
         "",
         "## 1. Test latency: click Test → final result on the page",
         "",
-        "Console: POST /integrations/test/ over HTTP to gunicorn, then the status partial's",
-        "server-side long-poll (`?after=<status>`), exactly as the page's htmx does, until the",
+        "Console: POST /integrations/test/ over HTTP to gunicorn (uvicorn workers), then the",
+        "status part's live streams (`events/?seen=<status>`), exactly as the page does, until the",
         "result. Plain boto3: InvokeModel with credentials assumed beforehand. Sandbox delay 200 ms,",
         f"{lat['console']['n']} interleaved samples each.",
         "",
@@ -165,10 +165,9 @@ def render(r: dict[str, Any], m: dict[str, str]) -> str:
         )
     if lat["overhead_median"] > 100 or lat["overhead_p95"] > 250:
         gaps.append(
-            "- **Test latency.** The status long-poll checks the row every 20 ms; the remaining"
-            " overhead is the queue hop and the worker's own database writes. Plan: wake the"
-            " waiting request through Redis pub/sub or PostgreSQL LISTEN/NOTIFY instead of"
-            " polling, and drop the broker's polling interval on the embedded default."
+            "- **Test latency.** The live stream is woken through Redis pub/sub; the remaining"
+            " overhead is the queue hop and the worker's own database writes. Plan: drop the"
+            " broker's polling interval on the embedded default."
         )
     if api["overhead_median"] > 10 or api["api_rps"] < api["plain_rps"] / 2:
         gaps.append(

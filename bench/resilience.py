@@ -140,15 +140,13 @@ def _gunicorn(var_dir: Path, name: str) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi:application",
+            "config.asgi:application",
             "--bind",
             f"127.0.0.1:{port}",
             "--worker-class",
-            "gthread",
+            "uvicorn_worker.UvicornWorker",
             "--workers",
             "1",
-            "--threads",
-            "8",
             "--log-level",
             "warning",
         ],

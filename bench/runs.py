@@ -113,15 +113,13 @@ def start_services(
     web = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi:application",
+            "config.asgi:application",
             "--bind",
             f"127.0.0.1:{port}",
             "--worker-class",
-            "gthread",
+            "uvicorn_worker.UvicornWorker",
             "--workers",
             "2",
-            "--threads",
-            "16",
             "--log-level",
             "warning",
         ],
@@ -278,12 +276,13 @@ def plain_invoke(client, body: bytes) -> float:
 
 # --- the benchmarks --------------------------------------------------------------------------
 
-# The status partial's long-poll URL (its query may carry more than ?after=, e.g. for_form=1).
-STATUS_URL = re.compile(r'hx-get="(/integrations/tests/(\d+)/\?after=\w+[^"]*)"')
+# The status part's live stream (its query may carry more than ?seen=, e.g. for_form=1): each
+# stream sends the part once the test moved past `seen`, then ends.
+STATUS_URL = re.compile(r'sse-connect="(/integrations/tests/(\d+)/events/\?seen=\w+[^"]*)"')
 
 
 def console_test_once(web: Web, form: bytes) -> tuple[float, int]:
-    """Click Test, then follow the page's long-poll until the final result is on the page."""
+    """Click Test, then follow the page's live streams until the final result is on the page."""
     t = time.perf_counter()
     status, text = web.request("POST", "/integrations/test/", form)
     m = STATUS_URL.search(text)

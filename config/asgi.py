@@ -1,7 +1,81 @@
-import os
+"""The ASGI application: every page, and the live-update streams that hold no thread.
 
-from django.core.asgi import get_asgi_application
+Run by gunicorn with uvicorn workers (Dockerfile, docker-compose.yml, ./console up).
+
+Django gives each request a thread of its own for its sync parts (middleware), kept until the
+response ends: for a Server-Sent Events stream that lasts minutes, that would be a thread per open
+page. Requests for a live stream (config.live.PATH_SUFFIX) share one thread for their short sync
+parts instead, and the stream itself waits in the event loop.
+"""
+
+import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import django
+from asgiref.sync import ThreadSensitiveContext
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+# Django's ASGI handler reads a request's body whole (into a temporary file) before any view can
+# refuse it. A body announced larger than this is not read at all (views refuse it by its
+# Content-Length, as under WSGI); a chunked one is cut here (views see it is over their limit).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def _content_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def limited(scope: dict[str, Any], receive: Receive) -> Receive:
+    """`receive`, giving the handler at most MAX_BODY_BYTES of body, then only the disconnect."""
+    state = {"read": 0, "done": False}
+    declared = _content_length(scope)
+
+    async def limited_receive() -> dict[str, Any]:
+        if state["done"]:
+            while True:  # the rest of the body is dropped, unread by Django
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+        if declared is not None and declared > MAX_BODY_BYTES:
+            state["done"] = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        message = await receive()
+        if message["type"] == "http.request":
+            state["read"] += len(message.get("body", b""))
+            if state["read"] > MAX_BODY_BYTES:
+                message = {**message, "more_body": False}
+            if not message.get("more_body", False):
+                state["done"] = True
+        return message
+
+    return limited_receive
+
+
+class Handler(ASGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.live_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live")
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        from config.live import PATH_SUFFIX
+
+        if scope["type"] == "http":
+            receive = limited(scope, receive)
+        if scope["type"] == "http" and scope["path"].endswith(PATH_SUFFIX):
+            async with ThreadSensitiveContext(executor=self.live_executor):
+                await self.handle(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+django.setup(set_prefix=False)
+application = Handler()

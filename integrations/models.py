@@ -305,8 +305,11 @@ class ConnectionTest(HoldsConfiguration, TestRun):
     principal_arn = models.CharField(max_length=2048, blank=True)
     session_name = models.CharField(max_length=64, blank=True)
     failed_step = models.CharField(max_length=10, choices=Step, blank=True)
-    output_text = models.TextField(blank=True)
+    output_text = models.TextField(blank=True)  # while a streamed test runs: what arrived so far
     raw_response_bytes = models.PositiveIntegerField(null=True, blank=True)
+    # Streamed (InvokeModelWithResponseStream): the first text this long after the model call.
+    stream = models.BooleanField(default=False)
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -317,6 +320,14 @@ class ConnectionTest(HoldsConfiguration, TestRun):
 
     def __str__(self) -> str:
         return f"Test #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """A streamed answer's output tokens over the time they took to arrive."""
+        if self.first_token_ms is None or not self.output_tokens or self.invoke_ms is None:
+            return None
+        streaming_ms = self.invoke_ms - self.first_token_ms
+        return round(self.output_tokens * 1000 / streaming_ms, 1) if streaming_ms > 0 else None
 
     @property
     def total_ms(self) -> int | None:

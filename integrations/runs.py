@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from audit import recorder
 from config import cache as shared_cache
+from config import live
 
 if TYPE_CHECKING:
     from integrations.models import TestRun
@@ -112,6 +113,7 @@ def claim(model: type[Any], test_id: int, running_status: str) -> bool:
     )
     if claimed:
         heartbeats.track(model, test_id)
+        live.changed(model, test_id)
     return claimed
 
 
@@ -130,6 +132,7 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
         if ended:
             test = model._base_manager.select_related("created_by").get(pk=test_id)
             recorder.record(Action.TEST_FINISHED, *test.audit_subject(), user=test.created_by)
+            live.changed(model, test_id)
     return ended
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.db import transaction
@@ -10,6 +11,7 @@ from django.db.models import Q
 
 from audit import recorder
 from bedrock import client, invoke, observe, policies
+from config import live
 from integrations import runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
 
@@ -21,6 +23,9 @@ Step = ConnectionTest.Step
 
 QueueUnavailable = runs.QueueUnavailable
 
+# A streamed test's text reaches its row (and the page) at most this often.
+STREAM_PUBLISH_SECONDS = 0.05
+
 
 # --- starting a test ------------------------------------------------------------------
 
@@ -30,12 +35,18 @@ def start_test(
     user: Any,
     integration: BedrockModel | None = None,
     kind: str = ConnectionTest.Kind.MANUAL,
+    *,
+    stream: bool = False,
 ) -> ConnectionTest:
-    """Record a queued test of these values and hand it to the worker."""
+    """Record a queued test of these values and hand it to the worker.
+
+    With `stream`, the worker streams the answer and the page shows it as it arrives.
+    """
     test = ConnectionTest(
         integration=integration,
         created_by=user if user is not None and user.is_authenticated else None,
         kind=kind,
+        stream=stream,
     )
     test.apply(config)
     runs.enqueue(test, _finish)
@@ -67,7 +78,11 @@ def run_test(test_id: int) -> None:
         f"t{test.pk}",
     )
 
+    feed = _LiveText(test.pk) if test.stream else None
+
     def assumed(credentials: invoke.Credentials, sts_ms: int) -> None:
+        if feed is not None:
+            feed.begin()
         ConnectionTest.objects.filter(pk=test.pk, status=Status.ASSUMING_ROLE).update(
             status=Status.INVOKING,
             sts_ms=sts_ms,
@@ -77,13 +92,14 @@ def run_test(test_id: int) -> None:
             session_name=session_name,
             assumed_role_arn=credentials.assumed_role_arn,
         )
+        live.changed(ConnectionTest, test.pk)
 
     config = test.configuration()
     kind = observe.CANARY if test.kind == ConnectionTest.Kind.CANARY else observe.CONNECTION_TEST
     result = invoke.call(
         config,
         invoke.Request(config.request_json.encode()),
-        invoke.Options(session_name=session_name, on_assumed=assumed),
+        invoke.Options(session_name=session_name, on_assumed=assumed, on_text=feed),
         observe.CallContext(
             kind,
             test.integration_id,
@@ -94,8 +110,38 @@ def run_test(test_id: int) -> None:
     _record(test, result, principal)
 
 
+class _LiveText:
+    """A streamed test's text so far: written to its row and announced at most every
+    STREAM_PUBLISH_SECONDS (the page shows it word by word; the row lets a page catch up)."""
+
+    def __init__(self, test_id: int) -> None:
+        self.test_id = test_id
+        self.parts: list[str] = []
+        self.started = time.monotonic()
+        self.first_token_ms: int | None = None
+        self.written = 0.0
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, piece: str) -> None:
+        now = time.monotonic()
+        if self.first_token_ms is None:
+            self.first_token_ms = int((now - self.started) * 1000)
+        self.parts.append(piece)
+        if now - self.written >= STREAM_PUBLISH_SECONDS:
+            self.written = now
+            ConnectionTest.objects.filter(pk=self.test_id, status=Status.INVOKING).update(
+                output_text="".join(self.parts), first_token_ms=self.first_token_ms
+            )
+            live.changed(ConnectionTest, self.test_id)
+
+
 def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None:
     fields: dict[str, Any] = {}
+    if test.stream:
+        # A stream that broke mid-way keeps the text that arrived.
+        fields.update(output_text=result.text or "", first_token_ms=result.first_token_ms)
     if result.credentials is not None:
         fields.update(
             sts_ms=result.timings.sts_ms,
@@ -119,7 +165,7 @@ def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None
         )
     error = result.error
     if error is None:
-        _finish(test.pk, Status.SUCCEEDED, output_text=result.text or "", **fields)
+        _finish(test.pk, Status.SUCCEEDED, **{"output_text": result.text or "", **fields})
         return
     if error.step == invoke.STS:
         fields.update(principal_arn=principal)

@@ -1,14 +1,14 @@
 import contextlib
 import itertools
 import json
-import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -17,30 +17,14 @@ from django_htmx.middleware import HtmxDetails
 from accounts import roles
 from bedrock import arns, client, endpoints, families, policies
 from bedrock.values import InvalidValue
-from config import params
+from config import live, params
 from integrations import paging, services
 from integrations.forms import IntegrationForm, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
-# How long a status request waits server-side for the test to move on, and how often it looks.
-STATUS_WAIT_SECONDS = 15.0
-STATUS_POLL_SECONDS = 0.02
-
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
-
-
-def wait_past(row: QuerySet[Any], status: str) -> None:
-    """Return once the row's status is no longer `status`, or after STATUS_WAIT_SECONDS.
-
-    Waiting here instead of polling from the browser shows each step the moment it happens.
-    """
-    deadline = time.monotonic() + STATUS_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if row.values_list("status", flat=True).first() != status:
-            return
-        time.sleep(STATUS_POLL_SECONDS)
 
 
 @roles.require(roles.VIEW)
@@ -105,8 +89,9 @@ def _step1_context(form: IntegrationForm) -> dict:
                 endpoint_region = endpoints.check_endpoint(
                     value("endpoint", "") or "", "bedrock-runtime", settings.EXTRA_AWS_ENDPOINTS
                 ).region
+            # Test streams by default (the Stream option): the role needs both actions.
             permission = policies.permission_policy(
-                model, model.region or endpoint_region or settings.AWS_REGION
+                model, model.region or endpoint_region or settings.AWS_REGION, streaming=True
             )
         except InvalidValue as e:
             permission_error = str(e)
@@ -186,7 +171,12 @@ def test(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
     if form.is_valid():
         try:
-            context["test"] = services.start_test(form.configuration(), request.user, integration)
+            context["test"] = services.start_test(
+                form.configuration(),
+                request.user,
+                integration,
+                stream=request.POST.get("stream") == "1",
+            )
         except services.QueueUnavailable:
             context["queue_error"] = (
                 "The task queue is unavailable, so the test could not start. Nothing was saved; "
@@ -211,13 +201,48 @@ def retest(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @roles.require(roles.VIEW)
 @require_GET
 def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """The test's status; with ?after=<status>, wait until it has moved past that status."""
-    after = request.GET.get("after")
-    if after:
-        wait_past(ConnectionTest.objects.filter(pk=pk), after)
-        services.reap_stale_tests(pk)
+    """The test's stored status (the page without JavaScript; the part for htmx)."""
     test = get_object_or_404(ConnectionTest.objects.select_related("integration"), pk=pk)
-    on = request.GET.get("on", "") if request.htmx else ""
+    if not test.is_terminal and services.reap_stale_tests(pk):
+        test.refresh_from_db()
+    htmx = bool(request.htmx)
+    template, context = _status_part(
+        test,
+        htmx=htmx,
+        for_form=htmx and request.GET.get("for_form") == "1",
+        on=request.GET.get("on", "") if htmx else "",
+    )
+    return render(request, template, context)
+
+
+@roles.require(roles.VIEW)
+@require_GET
+async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The test's part (as test_status renders it for htmx) as Server-Sent Events (config.live)."""
+    seen = request.GET.get("seen", "")
+    for_form = request.GET.get("for_form") == "1"
+    on = request.GET.get("on", "")
+    rows = ConnectionTest.objects.filter(pk=pk).select_related("integration")
+    if not await rows.aexists():
+        raise Http404
+
+    def render_part(test: ConnectionTest) -> str:
+        template, context = _status_part(test, htmx=True, for_form=for_form, on=on)
+        return render_to_string(template, context, request)
+
+    def render_text(test: ConnectionTest) -> str | None:
+        if not (test.stream and test.status == ConnectionTest.Status.INVOKING):
+            return None
+        return render_to_string("integrations/test_status.html#streamed", {"test": test})
+
+    look = live.status_look(rows, render_part, render_text)
+    return live.stream(ConnectionTest, pk, seen, look, lambda: services.reap_stale_tests(pk))
+
+
+def _status_part(
+    test: ConnectionTest, *, htmx: bool, for_form: bool, on: str
+) -> tuple[str, dict[str, Any]]:
+    """The template and context of a test's status: the page, or the part a page swaps in."""
     integration = (
         BedrockModel.objects.select_related("provider", "last_test")
         .filter(pk=test.integration_id or 0)
@@ -226,22 +251,22 @@ def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if on == "home" and integration is not None:
         # The home page's row of this integration: status, last test, last success and failure.
         _mark_running([integration])
-        return render(request, "integrations/home.html#row", {"m": integration})
+        return "integrations/home.html#row", {"m": integration}
     template = "integrations/test_status.html"
-    if request.htmx:
+    if htmx:
         template += "#status"
     context: dict[str, Any] = {
         "test": test,
-        # Polled from the setup form, the final answer also carries the form's Save button.
-        "for_form": request.htmx and request.GET.get("for_form") == "1",
-        # Polled from a page, the answer also updates what depends on the test (out of band).
-        "live": bool(request.htmx),
+        # Asked from the setup form, the final answer also carries the form's Save button.
+        "for_form": for_form,
+        # Asked from a page, the answer also updates what depends on the test (out of band).
+        "live": htmx,
         "on": on if on in ("detail",) else "",
         "integration": integration,
     }
     if on == "detail" and integration is not None:
         context["history"] = _history(integration)
-    return render(request, template, context)
+    return template, context
 
 
 def _history(integration: BedrockModel) -> list[ConnectionTest]:

@@ -66,15 +66,17 @@ def _is_json(content_type: str) -> bool:
 def _read_body(request: HttpRequest) -> bytes | None:
     """The body, or None when it is over MAX_BODY_BYTES (refused before reading when it says so).
 
-    A chunked body (no Content-Length) is read from the server's stream: Django reads only
-    what Content-Length announces. A body over Django's upload limit is refused by Django as
-    it is read (config.errors answers 413 under /api/ too).
+    A chunked body (no Content-Length) is read whole: under WSGI from the server's stream, since
+    Django reads only what Content-Length announces. A body over Django's upload limit is refused
+    by Django as it is read (config.errors answers 413 under /api/ too).
     """
     declared = (request.META.get("CONTENT_LENGTH") or "").strip()
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
     if chunked and not declared:
-        stream = request.META.get("wsgi.input")
-        data = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
+        # WSGI: Django's stream stops at Content-Length, so read the server's; ASGI: Django's
+        # stream is the whole body the server received.
+        stream = request.META.get("wsgi.input") or request
+        data = stream.read(MAX_BODY_BYTES + 1)
         return None if len(data) > MAX_BODY_BYTES else data
     if declared and params.parse_int(declared, maximum=MAX_BODY_BYTES) is None:
         return None

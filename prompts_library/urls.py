@@ -16,6 +16,7 @@ urlpatterns = [
     path("prompts/tokens/", views.tokens, name="tokens"),
     path("prompts/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
     path("prompts/tests/<int:pk>/", views.test_status, name="test_status"),
+    path("prompts/tests/<int:pk>/events/", views.test_events, name="test_events"),
     path("prompts/affected/<int:integration_pk>/", views.affected, name="affected"),
     path(
         "prompts/affected/<int:integration_pk>/retest/",

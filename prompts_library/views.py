@@ -6,8 +6,9 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -17,10 +18,9 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
 from bedrock import families
-from config import params
+from config import live, params
 from integrations import paging
 from integrations.models import BedrockModel
-from integrations.views import wait_past
 from prompts_library import export_file, import_check, rendering, services, transfer
 from prompts_library import tokens as api_tokens
 from prompts_library.forms import PromptForm, TokenForm
@@ -290,24 +290,46 @@ def _test_form_values(request: HttpRequest, prompt: Prompt | None) -> HttpRespon
 @roles.require(roles.VIEW_PROMPTS)
 @require_GET
 def test_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """The test's status; with ?after=<status>, wait until it has moved past that status.
+    """The test's stored status (the page without JavaScript; the part for htmx).
 
     With ?compact=1, only a badge (the affected prompts' list).
     """
-    after = request.GET.get("after")
-    if after:
-        wait_past(PromptTest.objects.filter(pk=pk), after)
-        services.reap_stale_test(pk)
     test = get_object_or_404(
         PromptTest.objects.select_related("prompt", "version", "integration"), pk=pk
     )
+    if not test.is_terminal and services.reap_stale_test(pk):
+        test.refresh_from_db()
     if request.GET.get("compact"):
         return render(request, "prompts_library/_affected.html#badge", {"test": test})
     template = "prompts_library/test_status.html"
     if not request.htmx:
         return render(request, template, {"test": test})
-    live = _live(request, test.prompt) if test.prompt is not None else {"live": True}
-    return render(request, template + "#status", {"test": test, **live})
+    return render(request, template + "#status", _status_context(request, test))
+
+
+@roles.require(roles.VIEW_PROMPTS)
+@require_GET
+async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The test's part (or with ?compact=1 its badge) as Server-Sent Events (config.live)."""
+    seen = request.GET.get("seen", "")
+    compact = bool(request.GET.get("compact"))
+    rows = PromptTest.objects.filter(pk=pk).select_related("prompt", "version", "integration")
+    if not await rows.aexists():
+        raise Http404
+
+    def render_part(test: PromptTest) -> str:
+        if compact:
+            return render_to_string("prompts_library/_affected.html#badge", {"test": test})
+        context = _status_context(request, test)
+        return render_to_string("prompts_library/test_status.html#status", context, request)
+
+    look = live.status_look(rows, render_part)
+    return live.stream(PromptTest, pk, seen, look, lambda: services.reap_stale_test(pk))
+
+
+def _status_context(request: HttpRequest, test: PromptTest) -> dict[str, Any]:
+    extra = _live(request, test.prompt) if test.prompt is not None else {"live": True}
+    return {"test": test, **extra}
 
 
 def _affected_context(integration: BedrockModel, prompts: list[Prompt], **extra: Any) -> dict:

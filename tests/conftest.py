@@ -303,3 +303,62 @@ def charlie(django_user_model):
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+class AsgiLiveServer:
+    """The console served over ASGI by uvicorn in a thread of this process, as in production.
+
+    It replaces pytest-django's live_server (a threaded WSGI server, which would buffer a
+    Server-Sent Events stream whole): same interface, same test database. stop() and start()
+    again play a web server restart on the same address.
+    """
+
+    def __init__(self) -> None:
+        from django.test.utils import modify_settings
+
+        self.port = _free_port()
+        self._live_server_modified_settings = modify_settings(ALLOWED_HOSTS={"append": "127.0.0.1"})
+
+    def start(self) -> AsgiLiveServer:
+        import threading
+
+        import uvicorn
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        from config.asgi import application
+
+        config = uvicorn.Config(
+            ASGIStaticFilesHandler(application),
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="asgi-live-server", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the ASGI live server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    server = AsgiLiveServer().start()
+    yield server
+    server.stop()

@@ -175,12 +175,11 @@ class PrivatePostgres:
 
 
 class WebServer:
-    """gunicorn serving the console, as in production (gthread workers)."""
+    """gunicorn serving the console, as in production (uvicorn workers: ASGI)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, threads: int = 8) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
         self.log_path = log_path
-        self.threads = threads
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -195,15 +194,13 @@ class WebServer:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "config.wsgi:application",
+                "config.asgi:application",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--worker-class",
-                "gthread",
+                "uvicorn_worker.UvicornWorker",
                 "--workers",
                 "1",
-                "--threads",
-                str(self.threads),
                 "--timeout",
                 "120",
             ],

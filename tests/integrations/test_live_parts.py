@@ -37,7 +37,7 @@ class TestLiveParts:
         integration = make_integration(tested=False)
         running = queued_test(integration)
         home = alice_client.get("/").text
-        assert f"/integrations/tests/{running.pk}/?after=queued&amp;on=home" in home
+        assert f"/integrations/tests/{running.pk}/events/?seen=queued&amp;on=home" in home
         row = alice_client.get(f"/integrations/tests/{running.pk}/?on=home", **HTMX).text
         assert row.lstrip().startswith(f'<tr id="integration-{integration.pk}">')
         assert "Queued…" in row

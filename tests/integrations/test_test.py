@@ -22,7 +22,7 @@ class TestWithWorker:
         r = post_test(alice_client, **fresh_role(sandbox))
         assert r.status_code == 200
         test = ConnectionTest.objects.get()
-        assert f'hx-get="/integrations/tests/{test.pk}/?after=' in r.text
+        assert f'sse-connect="/integrations/tests/{test.pk}/events/?seen=' in r.text
         done = wait_for_test(test.pk)
         assert done.status == "succeeded", (done.error_code, done.error_message)
         assert done.output_text.startswith("Hello from the Bedrock sandbox. You said: Hi")

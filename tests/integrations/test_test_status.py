@@ -1,7 +1,5 @@
-"""The live status: the request waits server-side for the next state; stale tests are ended."""
+"""The status part: the stored state, which listens to its live stream while the test runs."""
 
-import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -30,27 +28,28 @@ def queued_test(integration):
 
 @pytest.mark.django_db(transaction=True)
 class TestStatus:
-    def test_it_answers_as_soon_as_the_status_changes(self, alice_client):
+    def test_a_running_test_s_part_listens_to_its_stream_and_can_be_refreshed(self, alice_client):
         test = queued_test(make_integration(tested=False))
+        r = alice_client.get(f"/integrations/tests/{test.pk}/", **HTMX)
+        assert 'data-status="queued"' in r.text
+        assert f'sse-connect="/integrations/tests/{test.pk}/events/?seen=queued"' in r.text
+        assert 'sse-swap="status"' in r.text
+        # Without JavaScript, a plain link shows the stored state.
+        assert f'href="/integrations/tests/{test.pk}/">Refresh</a>' in r.text
 
-        def move_on():
-            time.sleep(0.3)
-            ConnectionTest.objects.filter(pk=test.pk).update(
-                status="assuming_role", started=timezone.now()
-            )
-
-        threading.Thread(target=move_on).start()
-        started = time.monotonic()
-        r = alice_client.get(f"/integrations/tests/{test.pk}/?after=queued", **HTMX)
-        elapsed = time.monotonic() - started
-        assert 0.25 < elapsed < 5
-        assert 'data-status="assuming_role"' in r.text
-        assert "?after=assuming_role" in r.text
+    def test_showing_a_test_whose_worker_was_lost_ends_it(self, alice_client, settings):
+        test = queued_test(make_integration(tested=False))
+        long_ago = timezone.now() - timedelta(seconds=settings.TEST_LOST_AFTER_SECONDS + 1)
+        ConnectionTest.objects.filter(pk=test.pk).update(
+            status="invoking", started=long_ago, heartbeat=long_ago
+        )
+        r = alice_client.get(f"/integrations/tests/{test.pk}/")
+        assert "The worker stopped" in r.text and "sse-connect" not in r.text
 
     def test_a_terminal_test_stops_polling(self, alice_client):
         integration = make_integration()
         r = alice_client.get(f"/integrations/tests/{integration.last_test.pk}/", **HTMX)
-        assert "hx-get" not in r.text.split('id="save-button"')[0]
+        assert "sse-connect" not in r.text
         assert "Success" in r.text
 
     def test_it_renders_a_full_page_without_htmx(self, alice_client):

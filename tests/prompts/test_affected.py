@@ -85,10 +85,8 @@ class TestRetesting:
         for t in tests:
             assert f'id="prompt-test-badge-{t.pk}"' in r.text
             assert wait_for_test(t.pk, model=PromptTest).status == "succeeded"
-        badge = alice_client.get(
-            f"/prompts/tests/{tests[0].pk}/?after=queued&compact=1", **HTMX
-        ).text
-        assert "Success" in badge and "hx-get" not in badge
+        badge = alice_client.get(f"/prompts/tests/{tests[0].pk}/?compact=1", **HTMX).text
+        assert "Success" in badge and "sse-connect" not in badge
         assert not draft.tests.exists() and not elsewhere.tests.exists()
 
     def test_the_edit_page_retests_the_published_version_on_the_new_model(

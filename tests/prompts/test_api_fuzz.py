@@ -208,7 +208,7 @@ def test_chunked_and_huge_bodies_through_gunicorn(sandbox, bob, worker_env, tmp_
 
     prompt = make_prompt()
     token = ApiToken.issue("t", bob, all_prompts=True)[1]
-    web = WebServer(worker_env, tmp_path / "web.log", threads=2).start()
+    web = WebServer(worker_env, tmp_path / "web.log").start()
     path = f"/api/v1/prompts/{prompt.slug}/invoke"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 

@@ -1,10 +1,6 @@
 """The prompt's page: versions, publish, roll back, compare, and Test through the real worker."""
 
-import threading
-import time
-
 import pytest
-from django.utils import timezone
 
 from prompts_library import services
 from prompts_library.models import PromptTest
@@ -95,30 +91,14 @@ class TestTestButton:
         prompt = make_prompt(alice)
         r = alice_client.post(f"/prompts/{prompt.pk}/versions/1/test/", **HTMX)
         test = PromptTest.objects.get()
-        assert f'hx-get="/prompts/tests/{test.pk}/?after=' in r.text
+        assert f'sse-connect="/prompts/tests/{test.pk}/events/?seen=' in r.text
         assert "Say \\&quot;hi\\&quot;\\nto me" in r.text  # the rendered request, JSON-escaped
         wait_for_prompt_test(test.pk)
         r = alice_client.get(f"/prompts/tests/{test.pk}/", **HTMX)
         assert "Success" in r.text and "You said: Say &quot;hi&quot;" in r.text
-        assert "hx-get" not in r.text
+        assert "sse-connect" not in r.text
         page = alice_client.get(f"/prompts/{prompt.pk}/")
         assert "Test history" in page.text and "Success" in page.text
-
-    def test_the_status_waits_server_side_for_a_change(self, alice_client, alice):
-        prompt = make_prompt(alice)
-        test = PromptTest.objects.create(
-            prompt=prompt, version=prompt.versions.get(), rendered_request="{}"
-        )
-
-        def move_on():
-            time.sleep(0.3)
-            PromptTest.objects.filter(pk=test.pk).update(status="running", started=timezone.now())
-
-        threading.Thread(target=move_on).start()
-        started = time.monotonic()
-        r = alice_client.get(f"/prompts/tests/{test.pk}/?after=queued", **HTMX)
-        assert 0.25 < time.monotonic() - started < 5
-        assert 'data-status="running"' in r.text and "?after=running" in r.text
 
     def test_samples_that_do_not_render_are_explained(self, alice_client, alice):
         prompt = make_prompt(alice, samples={"question": "q"})
