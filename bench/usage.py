@@ -53,10 +53,11 @@ def seed(records: int, combos: int, integrations: list[int], prompt_id: int, tok
                 feature, token_id, calls, errors, input_tokens, output_tokens, cost_nano,
                 latency_sum_ms, {lat})
             SELECT date_trunc('hour', now()) - h * interval '1 hour', 'invoke_api',
-                (%s::bigint[])[1 + c %% %s], CASE WHEN c %% 2 = 0 THEN %s ELSE 1000 + c END, 0,
+                (%s::bigint[])[1 + c %% %s], CASE WHEN c %% 2 = 0 THEN %s ELSE 1000 + c END, c,
                 'feature ' || (c %% 5), CASE WHEN c %% 3 = 0 THEN %s ELSE 0 END,
                 300, 6, 60000, 30000, 15000000, 300 * 400, {lat_values}
             FROM generate_series(0, 8759) AS h, generate_series(0, %s - 1) AS c
+            ON CONFLICT DO NOTHING
             """,  # noqa: S608 - column names from constants
             [integrations, n_int, prompt_id, token_id, combos],
         )

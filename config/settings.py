@@ -365,6 +365,9 @@ USAGE_ROLLUP_RETENTION_DAYS = _number("USAGE_ROLLUP_RETENTION_DAYS", int, 400)
 USAGE_BODY_LIMIT = _number("USAGE_BODY_LIMIT", int, 16 * 1024)
 # A changed price applies to the cost of calls made by other processes within this many seconds.
 USAGE_PRICE_CACHE_SECONDS = _number("USAGE_PRICE_CACHE_SECONDS", float, 5.0)
+# PostgreSQL: true makes each usage record's commit wait for the disk (one fsync per call); by
+# default it does not (asynchronous commit: a database-server crash may lose the last moment).
+USAGE_DURABLE_RECORDS = _flag("USAGE_DURABLE_RECORDS", False)
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, /metrics is off (404).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from audit import recorder
 from config.cache import UNREACHABLE, breaker
+from usage.commit import unflushed
 from usage.models import NANO, HourlyRollup, MinuteCounter, TokenLimits
 
 FIELDS = ("requests_per_minute", "tokens_per_minute", "monthly_budget_usd")
@@ -170,7 +171,7 @@ def _count_redis(client: Any, token_id: int, now: datetime, limits: Limits) -> U
 
 
 def _count_db(token_id: int, now: datetime, limits: Limits, requests: int = 1) -> Use:
-    with connection.cursor() as cursor:
+    with unflushed(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO usage_minutecounter (token_id, minute, requests, tokens) "
             "VALUES (%s, %s, %s, 0) ON CONFLICT (token_id, minute) DO UPDATE SET "
@@ -217,7 +218,7 @@ def used(token_id: int, tokens: int, cost_nano: int, now: datetime) -> None:
             breaker.succeeded()
             return
     if tokens:
-        with connection.cursor() as cursor:
+        with unflushed(), connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO usage_minutecounter (token_id, minute, requests, tokens) "
                 "VALUES (%s, %s, 0, %s) ON CONFLICT (token_id, minute) DO UPDATE SET "

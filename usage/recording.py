@@ -1,8 +1,8 @@
 """The usage record of every model call, written by the observer the invocation core notifies.
 
-One call costs one database round trip on PostgreSQL: a single statement inserts the call's
-record and adds it to its hourly rollup (a data-modifying WITH and an upsert). SQLite, which
-has no data-modifying WITH, runs the two statements in one transaction. The write is
+On PostgreSQL a single statement inserts the call's record and adds it to its hourly rollup (a
+data-modifying WITH and an upsert), committed without waiting for the disk (usage.commit).
+SQLite, which has no data-modifying WITH, runs the two statements in one transaction. The write is
 synchronous, in the thread that made the call, before the answer is sent: a call whose answer
 was sent is on record (a queue in memory would lose the calls of a process that dies). The
 cost measured is in docs/performance.md ("Usage recording").
@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from bedrock.observe import CallContext, CallOutcome
 from usage import limits, metrics, prices
+from usage.commit import unflushed
 from usage.models import BUCKETS, BodyKeeping, bucket_of
 
 RECORD_COLUMNS = (
@@ -163,7 +164,7 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
         *buckets,
     )
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with unflushed(), connection.cursor() as cursor:
             cursor.execute(RECORD_AND_ROLLUP, record + rollup)
         return
     with transaction.atomic(), connection.cursor() as cursor:

@@ -163,3 +163,22 @@ def test_an_observer_that_fails_does_not_change_the_call(monkeypatch, caplog):
     report(integration_id=None)
     assert CallRecord.objects.count() == 0
     assert "call observer" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("durable", [False, True])
+def test_on_postgresql_a_record_commits_without_waiting_for_the_disk_unless_asked(
+    settings, durable
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("asynchronous commit is PostgreSQL's")
+    settings.USAGE_DURABLE_RECORDS = durable
+    with CaptureQueriesContext(connection) as queries:
+        report(integration_id=None)
+    sql = [q["sql"] for q in queries]
+    assert ("SET LOCAL synchronous_commit = off" in sql) is not durable
+    assert sum("INSERT INTO usage_callrecord" in q for q in sql) == 1
+    assert CallRecord.objects.count() == 1
