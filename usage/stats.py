@@ -229,5 +229,30 @@ def breakdown(w: Window, *by: str, limit: int = 50) -> list[tuple[tuple[Any, ...
     return [(tuple(_none(row[b]) for b in by), _sums(row)) for row in rows]
 
 
+TABLES = {
+    "integration": ("integration_id",),
+    "prompt": ("prompt_id", "version_id"),
+    "feature": ("feature",),
+    "token": ("token_id",),
+}
+
+
+def breakdowns(w: Window, limit: int = 50) -> dict[str, list[tuple[tuple[Any, ...], Sums]]]:
+    """The tables by integration, prompt and version, feature and token, from one query: sums
+    per combination of them all, added up here (most calls first in each table)."""
+    by = ("integration_id", "prompt_id", "version_id", "feature", "token_id")
+    rows = w.queryset().values(*by).annotate(**w.aggregates()).order_by()
+    tables: dict[str, dict[tuple[Any, ...], Sums]] = {name: {} for name in TABLES}
+    for row in rows:
+        sums = _sums(row)
+        for name, dims in TABLES.items():
+            key = tuple(_none(row[d]) for d in dims)
+            tables[name].setdefault(key, Sums()).add(sums)
+    return {
+        name: sorted(found.items(), key=lambda kv: (-kv[1].calls, str(kv[0])))[:limit]
+        for name, found in tables.items()
+    }
+
+
 def _none(value: Any) -> Any:
     return None if value in (0, "") else value

@@ -82,12 +82,7 @@ def _overview(
     range_key = _range(request)
     w = stats.window(range_key, where)
     points = stats.series(w)
-    tables = {
-        "integration": stats.breakdown(w, "integration_id"),
-        "prompt": stats.breakdown(w, "prompt_id", "version_id"),
-        "feature": stats.breakdown(w, "feature"),
-        "token": stats.breakdown(w, "token_id"),
-    }
+    tables = stats.breakdowns(w)
     labels = names.lookup(tables)
     context = {
         "range": w.range,
