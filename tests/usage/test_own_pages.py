@@ -107,3 +107,37 @@ def test_a_feature_page_counts_its_calls(alice_client):
     report(integration_id=prompt.integration_id, feature="Other")
     html = alice_client.get("/usage/features/Dynamic Conversations/").content.decode()
     assert '<strong id="total-calls">1</strong>' in html
+
+
+def test_cost_is_shown_beside_the_tokens_of_tests(alice_client):
+    from integrations.models import ConnectionTest
+    from prompts_library.models import PromptTest
+
+    prompt = make_prompt()
+    integration = prompt.integration
+    test = ConnectionTest.objects.filter(integration=integration).get()
+    ConnectionTest.objects.filter(pk=test.pk).update(input_tokens=1000, output_tokens=1000)
+    PromptTest.objects.create(
+        prompt=prompt,
+        version=prompt.published_version,
+        status="succeeded",
+        rendered_request="{}",
+        input_tokens=2000,
+        output_tokens=0,
+    )
+    # Claude 3 Haiku: $0.00025 in, $0.00125 out per 1K.
+    assert (
+        "1000 / 1000 · $0.001500"
+        in alice_client.get(f"/integrations/{integration.pk}/").content.decode()
+    )
+    assert "2000 / 0 · $0.000500" in alice_client.get(f"/prompts/{prompt.pk}/").content.decode()
+
+
+def test_the_tokens_list_links_to_each_tokens_page(alice_client):
+    from prompts_library.models import ApiToken
+
+    row, _ = ApiToken.issue("backend", all_prompts=True)
+    assert (
+        f'href="/usage/tokens/{row.pk}/">backend</a>'
+        in alice_client.get("/prompts/tokens/").content.decode()
+    )

@@ -9,7 +9,7 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
-from usage import charts, stats
+from usage import charts, prices, stats
 
 register = template.Library()
 
@@ -52,3 +52,24 @@ def usage_last_day(integration: Any = None, prompt: Any = None) -> str:
         f"{total.cost_usd:.4f}",
         url,
     )
+
+
+@register.simple_tag
+def usage_cost(subject: Any, input_tokens: Any, output_tokens: Any) -> str:
+    """' · $0.000123': the estimated cost of these tokens at the prices of the subject's
+    integration (an integration, a test, or an id); empty when no price is known."""
+    if input_tokens is None and output_tokens is None:
+        return ""
+    from integrations.models import BedrockModel
+
+    if isinstance(subject, int):
+        integration_id: int | None = subject
+    elif isinstance(subject, BedrockModel):
+        integration_id = subject.pk
+    else:  # a test: its integration, if it has one
+        integration_id = getattr(subject, "integration_id", None)
+    price = prices.of_integration(integration_id) if integration_id else None
+    if price is None and getattr(subject, "model_id", None):
+        price = prices.list_price(subject.model_id)  # a test of values not saved yet
+    nano = price.cost_nano(input_tokens, output_tokens) if price else None
+    return "" if nano is None else f" · ${nano / 1e9:.6f}"
