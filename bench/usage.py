@@ -39,7 +39,7 @@ def seed(records: int, combos: int, integrations: list[int], prompt_id: int, tok
             SELECT now() - (i * (interval '30 days' / %s)), 'invoke_api',
                 (%s::bigint[])[1 + i %% %s], %s, NULL, %s, 'Co-pilot', i %% 50 <> 0,
                 CASE WHEN i %% 50 = 0 THEN 'ThrottlingException' ELSE '' END, 200,
-                50 + (i * 7919) %% 2000, 100 + i %% 400, 20 + i %% 300, 25000 + i %% 90000,
+                50 + (i::bigint * 7919) %% 2000, 100 + i %% 400, 20 + i %% 300, 25000 + i %% 90000,
                 md5(i::text), '', ''
             FROM generate_series(1, %s) AS i
             """,
