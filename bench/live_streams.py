@@ -1,4 +1,4 @@
-"""Many open result pages on one web process: memory, threads, and whether every page sees its result.
+"""Many open result pages on one web process: memory, threads, whether each page sees its result.
 
     python -m bench.live_streams [--connections 1000]
 
@@ -119,7 +119,7 @@ def main() -> None:
     from config import live
     from integrations.models import ConnectionTest
 
-    user = User.objects.create_user("bench", password="bench-password-long", is_superuser=True)
+    user = User.objects.create_user("bench", is_superuser=True)  # signed in by session below
     rows = [
         ConnectionTest(
             role_arn="arn:aws:iam::111122223333:role/Bench",
@@ -157,7 +157,10 @@ def main() -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
             if time.monotonic() > deadline:
                 raise RuntimeError("the web process did not start")
             time.sleep(0.2)
