@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -13,9 +18,9 @@ from audit.models import AuditEvent
 from audit.recorder import record_pending
 from bedrock import rules
 from bedrock.values import InvalidValue
-from config import params
+from config import live, params
 from prompts_library import apicache, rendering, services
-from prompts_library.models import ApiToken, hash_token
+from prompts_library.models import ApiToken, Prompt, PromptVersion, hash_token
 from usage import limits
 
 # last_used_at is written at most this often per token, not on every call.
@@ -83,9 +88,62 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return request.body if len(request.body) <= MAX_BODY_BYTES else None
 
 
+def _streamed(
+    prompt: Prompt, version: PromptVersion, values: dict[str, Any], token_id: int
+) -> StreamingHttpResponse:
+    """`"stream": true`: text/event-stream, each piece of text as it arrives (never buffered).
+
+    Events: `text` ({"text": piece}) as many as the model sends, then `done` (the same fields as
+    the plain answer but the text) or `error` ({"error": {"code", "message"}}).
+    """
+
+    async def events() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def hand_on(piece: str) -> None:  # on the call's thread
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        def run() -> services.InvokeResult:
+            try:
+                return services.invoke_prompt(
+                    prompt, version, values, token_id=token_id, on_text=hand_on
+                )
+            finally:
+                close_old_connections()  # a thread of the loop's pool: give the connection back
+                loop.call_soon_threadsafe(pieces.put_nowait, None)
+
+        call = loop.run_in_executor(None, run)
+        while (piece := await pieces.get()) is not None:
+            yield live.sse("text", json.dumps({"text": piece}))
+        try:
+            result = await call
+        except services.InvokeError as e:
+            yield live.sse("error", json.dumps({"error": {"code": e.code, "message": e.message}}))
+            return
+        done = _answer(result)
+        del done["text"]
+        yield live.sse("done", json.dumps(done))
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _answer(result: services.InvokeResult) -> dict[str, Any]:
+    return {
+        "text": result.text,
+        "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+        "latency_ms": result.latency_ms,
+        "prompt_version": result.version,
+        "request_id": result.request_id,
+    }
+
+
 @csrf_exempt
 @login_not_required
-def invoke(request: HttpRequest, ref: str) -> JsonResponse:
+def invoke(request: HttpRequest, ref: str) -> HttpResponse:
     if request.method != "POST":
         response = error("method_not_allowed", "Use POST.", 405)
         response["Allow"] = "POST"
@@ -125,7 +183,11 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
             "validation_error", "The request body must be a JSON object of variables.", 400
         )
 
+    stream = values.pop("stream", False) if isinstance(values.get("stream"), bool) else False
     try:
+        if stream:
+            rendering.render(version.request_template, values)  # bad values: a 400, not a stream
+            return verdict.headers(_streamed(prompt, version, values, token.pk))
         result = services.invoke_prompt(prompt, version, values, token_id=token.pk)
     except rendering.RenderError as e:
         if e.code == "invalid_template":
@@ -136,13 +198,4 @@ def invoke(request: HttpRequest, ref: str) -> JsonResponse:
         return error(code, e.message, 400)
     except services.InvokeError as e:
         return error(e.code, e.message, e.status, e.retry_after)
-    answer = JsonResponse(
-        {
-            "text": result.text,
-            "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
-            "latency_ms": result.latency_ms,
-            "prompt_version": result.version,
-            "request_id": result.request_id,
-        }
-    )
-    return verdict.headers(answer)
+    return verdict.headers(JsonResponse(_answer(result)))

@@ -147,9 +147,37 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "description": (
         "One value per {{variable}} of the published Request JSON; every variable is required "
         "and no others are allowed. A variable inside a string takes a string; one standing "
-        "alone as a JSON value takes any JSON value. At most 1 MB."
+        "alone as a JSON value takes any JSON value. At most 1 MB. A boolean `stream` is not a"
+        " variable: true streams the answer as text/event-stream."
     ),
     "additionalProperties": True,
+}
+
+
+STREAM_PROPERTY: dict[str, Any] = {
+    "type": "boolean",
+    "description": (
+        "true: answer text/event-stream, the text as the model generates it (not a variable)."
+    ),
+}
+
+EVENT_STREAM: dict[str, Any] = {
+    "schema": {
+        "type": "string",
+        "description": (
+            'With "stream": true. Server-Sent Events: `event: text` with data {"text": "<piece>"}'
+            " as many times as the model sends text (the pieces make the whole text), then"
+            " exactly one of `event: done` with data {usage, latency_ms, prompt_version,"
+            " request_id} (as the JSON answer, without text) or `event: error` with data"
+            ' {"error": {"code", "message"}} (the codes of the JSON errors; text already sent'
+            " stays sent). Each event is sent as soon as it is known: nothing is buffered."
+        ),
+    },
+    "example": (
+        'event: text\ndata: {"text": "Hello"}\n\nevent: text\ndata: {"text": " there"}\n\n'
+        'event: done\ndata: {"usage": {"input_tokens": 3, "output_tokens": 2}, "latency_ms":'
+        ' 412, "prompt_version": 4, "request_id": "5f0c..."}\n\n'
+    ),
 }
 
 
@@ -160,9 +188,12 @@ def _operation(operation_id: str, summary: str, request_body: dict[str, Any]) ->
         "requestBody": request_body,
         "responses": {
             "200": {
-                "description": "The model's text.",
+                "description": 'The model\'s text (streamed with "stream": true).',
                 "headers": RATE_LIMIT_HEADERS,
-                "content": {"application/json": {"schema": SUCCESS_SCHEMA}},
+                "content": {
+                    "application/json": {"schema": SUCCESS_SCHEMA},
+                    "text/event-stream": EVENT_STREAM,
+                },
             },
             **{str(status): _error_response(status) for status in sorted(ERRORS)},
         },
@@ -189,6 +220,7 @@ def variables_schema(version: PromptVersion) -> tuple[dict[str, Any], dict[str, 
             properties[name] = {"type": "string"}
         if name in samples:
             example[name] = value
+    properties.setdefault("stream", STREAM_PROPERTY)
     schema = {
         "type": "object",
         "required": list(parsed.variables),

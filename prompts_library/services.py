@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -432,10 +433,16 @@ def _held_call(*args: Any) -> tuple[invoke.Result, observe.Held]:
 
 
 def invoke_prompt(
-    prompt: Prompt, version: PromptVersion, values: dict[str, Any], token_id: int | None = None
+    prompt: Prompt,
+    version: PromptVersion,
+    values: dict[str, Any],
+    token_id: int | None = None,
+    on_text: Callable[[str], None] | None = None,
 ) -> InvokeResult:
     """Render the version with the caller's values and call the model synchronously.
 
+    With `on_text`, the answer is streamed and each piece of text handed on as it arrives
+    (InvokeModelWithResponseStream; the Response path is not used, the family's chunks are).
     Raises rendering.RenderError for bad values (before anything is sent) and InvokeError.
     """
     body = rendering.render(version.request_template, values).encode()
@@ -455,7 +462,7 @@ def invoke_prompt(
         prompt.integration,
         body,
         _paths(version),
-        invoke.Options(session_name=session, deadline_s=timeout),
+        invoke.Options(session_name=session, deadline_s=timeout, on_text=on_text),
         context,
     )
     try:
