@@ -14,100 +14,62 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from integrations.forms import IntegrationForm
-from integrations.models import BedrockModel, ConnectionTest, Header, Provider, load_headers
-from prompts_library import export_file, import_check, services, transfer
-from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
-from tests.integrations.fixtures import SECRET, SECRET_HEADERS, make_integration
-from tests.integrations.helpers import form_data
-from tests.prompts.fixtures import content, make_prompt
+from integrations.models import BedrockModel, ConnectionTest, Header, load_headers
+from prompts_library import export_file, import_check, transfer
+from prompts_library.models import ApiToken, Prompt
+from tests.integrations.fixtures import SECRET
+from tests.integrations.helpers import form_data as integration_form_data
+from tests.prompts.helpers import counts, populate, snapshot, wipe
 
 
-def populate(author):
-    haiku = make_integration(headers=SECRET_HEADERS)
-    titan = make_integration(provider="Titan Corp", name="Express", tested=False)
-    first = make_prompt(author, name="Support answer", integration=haiku)
-    services.save_version(
-        first,
-        content(request_template='{"prompt": "{{q}}"}', samples={"q": 'a "quote"\nand more'}),
-        author,
-        "Second take",
-    )
-    make_prompt(
-        None, name="Summary", integration=titan, feature="Dynamic Conversations", published=False
-    )
-    Feature.objects.create(name="Unused feature")
-    ApiToken.issue("ci", created_by=author, all_prompts=True)
-    return haiku
+def _broken(data, how):
+    data = copy.deepcopy(data)
+    how(data)
+    return data
 
 
-def snapshot() -> dict:
-    """Everything the export should reproduce, without ids and without secret values."""
-    return {
-        "providers": sorted((p.name, p.external_id) for p in Provider.objects.all()),
-        "integrations": sorted(
-            (
-                str(i),
-                i.role_arn,
-                i.sts_endpoint,
-                i.external_id,
-                i.model_id,
-                i.endpoint,
-                i.request_json,
-                tuple((h.name, h.value) for h in load_headers(i.headers) if not h.secret),
-            )
-            for i in BedrockModel.objects.select_related("provider")
-        ),
-        "features": sorted(Feature.objects.values_list("name", flat=True)),
-        "prompts": sorted(
-            (
-                p.name,
-                p.slug,
-                str(p.integration),
-                p.feature.name,
-                p.published_version.number if p.published_version else None,
-                tuple(
-                    (
-                        v.number,
-                        v.request_template,
-                        v.response_path,
-                        v.input_tokens_path,
-                        v.output_tokens_path,
-                        json.dumps(v.samples, sort_keys=True),
-                        v.change_note,
-                        # The history a version shows: an imported one's is what its file said.
-                        (v.original_author or None)
-                        if v.imported
-                        else (v.author and v.author.username),
-                        (v.original_created or v.created).isoformat(),
-                    )
-                    for v in p.versions.order_by("number")
-                ),
-            )
-            for p in Prompt.objects.select_related("integration__provider", "feature")
-        ),
-    }
-
-
-def wipe() -> None:
-    Prompt.objects.update(published_version=None)
-    PromptTest.objects.all().delete()
-    ApiToken.objects.all().delete()
-    Prompt.objects.all().delete()
-    BedrockModel.objects.update(last_test=None)
-    ConnectionTest.objects.all().delete()
-    BedrockModel.objects.all().delete()
-    Provider.objects.all().delete()
-    Feature.objects.all().delete()
-
-
-def counts() -> tuple[int, ...]:
-    return (
-        Provider.objects.count(),
-        BedrockModel.objects.count(),
-        Feature.objects.count(),
-        Prompt.objects.count(),
-        PromptVersion.objects.count(),
-    )
+BREAKAGES = {
+    "format": (lambda d: d.update(format="something-else"), "not a Bedrock Console export"),
+    "version": (lambda d: d.update(version=2), "export version"),
+    "bad ARN": (
+        lambda d: d["integrations"][1].update(role_arn="arn:aws:iam::12:role/x"),
+        "integrations[1].role_arn",
+    ),
+    "bad endpoint": (
+        lambda d: d["integrations"][0].update(endpoint="https://evil.example.com"),
+        "integrations[0].endpoint",
+    ),
+    "missing list": (lambda d: d.pop("prompts"), '"prompts" list is missing'),
+    "missing field": (lambda d: d["prompts"][1].pop("slug"), 'prompts[1]: the field "slug"'),
+    "missing version field": (
+        lambda d: d["prompts"][1]["versions"][0].pop("response_path"),
+        "response_path",
+    ),
+    "bad template": (
+        lambda d: d["prompts"][1]["versions"][0].update(request_template="{not json"),
+        "prompts[1].versions[0].request_template",
+    ),
+    "unknown published": (
+        lambda d: d["prompts"][1].update(published_version=9),
+        "published_version",
+    ),
+    "secret value in file": (
+        lambda d: d["integrations"][0]["headers"][0].update(value="x"),
+        "must not carry a value",
+    ),
+    "name longer than the model's field": (
+        lambda d: d["prompts"][0].update(name="x" * 201),
+        "prompts[0].name: must be at most 200 characters.",
+    ),
+    "blank header value": (
+        lambda d: d["integrations"][0]["headers"][1].update(value="   "),
+        "integrations[0].headers[1].value: Enter a value for this header.",
+    ),
+    "NaN in a template": (
+        lambda d: d["prompts"][1]["versions"][0].update(request_template='{"a": NaN}'),
+        "prompts[1].versions[0].request_template: The Request JSON is not valid JSON: NaN",
+    ),
+}
 
 
 @pytest.mark.django_db
@@ -235,56 +197,6 @@ class TestImport:
         assert counts() == (0, 0, 0, 0, 0)
 
 
-def _broken(data, how):
-    data = copy.deepcopy(data)
-    how(data)
-    return data
-
-
-BREAKAGES = {
-    "format": (lambda d: d.update(format="something-else"), "not a Bedrock Console export"),
-    "version": (lambda d: d.update(version=2), "export version"),
-    "bad ARN": (
-        lambda d: d["integrations"][1].update(role_arn="arn:aws:iam::12:role/x"),
-        "integrations[1].role_arn",
-    ),
-    "bad endpoint": (
-        lambda d: d["integrations"][0].update(endpoint="https://evil.example.com"),
-        "integrations[0].endpoint",
-    ),
-    "missing list": (lambda d: d.pop("prompts"), '"prompts" list is missing'),
-    "missing field": (lambda d: d["prompts"][1].pop("slug"), 'prompts[1]: the field "slug"'),
-    "missing version field": (
-        lambda d: d["prompts"][1]["versions"][0].pop("response_path"),
-        "response_path",
-    ),
-    "bad template": (
-        lambda d: d["prompts"][1]["versions"][0].update(request_template="{not json"),
-        "prompts[1].versions[0].request_template",
-    ),
-    "unknown published": (
-        lambda d: d["prompts"][1].update(published_version=9),
-        "published_version",
-    ),
-    "secret value in file": (
-        lambda d: d["integrations"][0]["headers"][0].update(value="x"),
-        "must not carry a value",
-    ),
-    "name longer than the model's field": (
-        lambda d: d["prompts"][0].update(name="x" * 201),
-        "prompts[0].name: must be at most 200 characters.",
-    ),
-    "blank header value": (
-        lambda d: d["integrations"][0]["headers"][1].update(value="   "),
-        "integrations[0].headers[1].value: Enter a value for this header.",
-    ),
-    "NaN in a template": (
-        lambda d: d["prompts"][1]["versions"][0].update(request_template='{"a": NaN}'),
-        "prompts[1].versions[0].request_template: The Request JSON is not valid JSON: NaN",
-    ),
-}
-
-
 @pytest.mark.django_db
 class TestMalformed:
     @pytest.mark.parametrize("case", BREAKAGES)
@@ -309,7 +221,7 @@ class TestMalformed:
         wipe()
         data["integrations"][0]["request_json"] = request_json
         form = IntegrationForm(
-            QueryDict(urlencode(form_data(request_json=request_json), doseq=True))
+            QueryDict(urlencode(integration_form_data(request_json=request_json), doseq=True))
         )
         assert not form.is_valid()
         [form_message] = form.errors["request_json"]
@@ -360,60 +272,3 @@ class TestCommands:
             call_command("import_console", str(path))
         with pytest.raises(CommandError, match="Cannot read"):
             call_command("import_console", str(tmp_path / "missing.json"))
-
-
-@pytest.mark.django_db
-class TestPages:
-    def test_export_download(self, alice_client, alice):
-        populate(alice)
-        r = alice_client.get("/prompts/export/")
-        assert r.status_code == 200
-        assert r["Content-Type"] == "application/json"
-        assert r["Content-Disposition"].startswith("attachment; filename=")
-        assert json.loads(r.content)["format"] == "bedrock-console-export"
-        assert SECRET.encode() not in r.content
-
-    def test_import_page(self, alice_client, alice):
-        populate(alice)
-        body = export_file.dumps(export_file.export_data()).encode()
-        wipe()
-        page = alice_client.get("/prompts/import/")
-        assert page.status_code == 200 and 'type="file"' in page.text
-        assert "<script" not in page.text.split("<main")[-1]
-
-        upload = SimpleUploadedFile("export.json", body, content_type="application/json")
-        r = alice_client.post("/prompts/import/", {"file": upload, "dry_run": "on"})
-        assert r.status_code == 200 and "Dry run" in r.text
-        assert counts() == (0, 0, 0, 0, 0)
-
-        upload = SimpleUploadedFile("export.json", body, content_type="application/json")
-        r = alice_client.post("/prompts/import/", {"file": upload})
-        assert r.status_code == 200 and 'id="import-report"' in r.text
-        assert "X-Api-Key needs a value" in r.text
-        assert Prompt.objects.count() == 2
-
-        bad = SimpleUploadedFile("bad.json", b'{"format": "x"}', content_type="application/json")
-        r = alice_client.post("/prompts/import/", {"file": bad})
-        assert r.status_code == 400 and "Nothing was imported" in r.text
-
-    def test_a_file_nested_too_deeply_is_refused_with_a_clear_message(self, alice_client):
-        before = counts()
-        deep = b'{"format": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
-        upload = SimpleUploadedFile("deep.json", deep, content_type="application/json")
-        r = alice_client.post("/prompts/import/", {"file": upload})
-        assert r.status_code == 400
-        assert "Nothing was imported. The file is nested more than 64 levels deep." in r.text
-        assert counts() == before
-
-    def test_list_links_to_both(self, alice_client):
-        text = alice_client.get("/prompts/").text
-        assert 'href="/prompts/export/"' in text and 'href="/prompts/import/"' in text
-
-    @pytest.mark.parametrize("url", ["/prompts/export/", "/prompts/import/"])
-    def test_users_without_a_role_are_refused(self, client, charlie, url):
-        assert client.get(url).status_code == 302
-        client.force_login(charlie)
-        r = client.get(url)
-        assert r.status_code == 403
-        r = client.post(url)
-        assert r.status_code in (403, 405)

@@ -8,9 +8,7 @@ from prompts_library.models import Feature, Prompt, PromptTest
 from tests.conftest import wait_for_test
 from tests.integrations.fixtures import make_integration
 from tests.prompts.fixtures import make_prompt
-from tests.prompts.test_pages import form_data
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
+from tests.prompts.helpers import HTMX, form_data
 
 
 @pytest.mark.django_db

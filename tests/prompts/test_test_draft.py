@@ -4,44 +4,17 @@ import json
 
 import pytest
 
-from prompts_library.forms import PromptForm
 from prompts_library.models import PromptTest
 from tests.conftest import wait_for_test
 from tests.integrations.fixtures import make_integration
 from tests.prompts.fixtures import CLAUDE_TEMPLATE, make_prompt
-from tests.prompts.test_pages import form_data
+from tests.prompts.helpers import HTMX, form_data
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 DRAFT = CLAUDE_TEMPLATE.replace('"{{question}}"', '"Draft: {{question}}"')
 
 
 @pytest.mark.django_db
 class TestTheForm:
-    def test_browser_line_breaks_in_samples_become_newlines(self, alice):
-        prompt = make_prompt(alice)
-        data = form_data(prompt.integration, sample_question="one\r\ntwo\r\n\r\nthree")
-        form = PromptForm(data)
-        assert form.is_valid(), form.errors
-        assert form.content().samples["question"] == "one\ntwo\n\nthree"
-
-    def test_a_saved_version_keeps_newlines(self, alice_client, alice):
-        prompt = make_prompt(alice)
-        data = form_data(prompt.integration, sample_question='a "b"\r\nc')
-        assert alice_client.post(f"/prompts/{prompt.pk}/edit/", data).status_code == 302
-        assert prompt.versions.get(number=2).samples["question"] == 'a "b"\nc'
-
-    def test_the_edit_page_has_a_test_button_for_its_values(self, alice_client, alice):
-        prompt = make_prompt(alice)
-        page = alice_client.get(f"/prompts/{prompt.pk}/edit/").text
-        assert f'hx-post="/prompts/{prompt.pk}/test/"' in page
-        assert 'id="test-result"' in page
-        assert "/static/js/prompts.js" in page
-
-    def test_a_picked_response_path_prefills_the_edit_page(self, alice_client, alice):
-        prompt = make_prompt(alice)
-        page = alice_client.get(f"/prompts/{prompt.pk}/edit/?response_path=content[1].text").text
-        assert 'value="content[1].text"' in page
-
     def test_invalid_values_say_what_to_fix_and_start_nothing(self, alice_client, alice):
         prompt = make_prompt(alice)
         data = form_data(prompt.integration, request_template="{not json")
