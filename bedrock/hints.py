@@ -16,8 +16,9 @@ class Context:
     endpoint: str
 
 
+# Read by whoever ran the test in a browser: no setting's name, which only the operator can change.
 ENDPOINT_NOT_ALLOWED = (
-    "The console only calls AWS endpoints and origins listed in EXTRA_AWS_ENDPOINTS."
+    "The console only calls AWS endpoints over https, and the origins its operator allowed."
 )
 RESPONSE_PATH = "Pick the text in the raw response below to set the Response path to it."
 

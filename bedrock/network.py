@@ -71,7 +71,8 @@ def allowed_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
     if blocked or not infos:
         raise BlockedAddress(
             f"The host {host} resolves to an internal address ({', '.join(blocked)}), which the "
-            "console does not call. Allow the origin in EXTRA_AWS_ENDPOINTS if it is intended."
+            "console does not call. If it is intended (a private endpoint), ask the console's "
+            "operator to allow its origin."
         )
     return infos
 
