@@ -13,6 +13,7 @@ limits read (usage.limits).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -26,7 +27,6 @@ from django.utils import timezone
 
 from bedrock.observe import CallContext, CallOutcome
 from usage import limits, metrics, prices
-from usage.commit import unflushed
 from usage.models import BUCKETS, BodyKeeping, bucket_of
 
 RECORD_COLUMNS = (
@@ -81,8 +81,27 @@ UPSERT_ROLLUP = (
     f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = usage_hourlyrollup.{c} + excluded.{c}" for c in ROLLUP_SUMS)
 )
-# PostgreSQL: both in one statement, one round trip.
+# PostgreSQL: both in one statement; in a transaction of its own, committed without waiting
+# for the disk (usage.commit), all sent at once: one round trip.
 RECORD_AND_ROLLUP = f"WITH record AS ({INSERT_RECORD}) {UPSERT_ROLLUP}"
+UNFLUSHED_RECORD_AND_ROLLUP = (
+    f"BEGIN; SET LOCAL synchronous_commit = off; {RECORD_AND_ROLLUP}; COMMIT"
+)
+
+
+def write_postgresql(params: tuple[Any, ...]) -> None:
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block or settings.USAGE_DURABLE_RECORDS:
+            cursor.execute(RECORD_AND_ROLLUP, params)  # commits with the caller, or waits
+            return
+        # Django's PostgreSQL cursors bind parameters on the client, so several statements go
+        # in one message; the connection is in autocommit, so BEGIN ... COMMIT is ours.
+        try:
+            cursor.execute(UNFLUSHED_RECORD_AND_ROLLUP, params)
+        except Exception:
+            with contextlib.suppress(Exception):
+                cursor.execute("ROLLBACK")
+            raise
 
 
 def _ms(value: float | None) -> int | None:
@@ -164,8 +183,7 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
         *buckets,
     )
     if connection.vendor == "postgresql":
-        with unflushed(), connection.cursor() as cursor:
-            cursor.execute(RECORD_AND_ROLLUP, record + rollup)
+        write_postgresql(record + rollup)
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(INSERT_RECORD, record)

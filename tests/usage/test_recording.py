@@ -179,6 +179,15 @@ def test_on_postgresql_a_record_commits_without_waiting_for_the_disk_unless_aske
     with CaptureQueriesContext(connection) as queries:
         report(integration_id=None)
     sql = [q["sql"] for q in queries]
-    assert ("SET LOCAL synchronous_commit = off" in sql) is not durable
-    assert sum("INSERT INTO usage_callrecord" in q for q in sql) == 1
+    assert any("SET LOCAL synchronous_commit = off" in q for q in sql) is not durable
+    # One round trip: the record, its rollup and (unless durable) the commit in one message.
+    assert len(sql) == 1 and sql[0].count("INSERT INTO usage_callrecord") == 1
+    assert CallRecord.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_that_fails_leaves_the_connection_usable(caplog):
+    report(integration_id=2**70)  # beyond bigint: the statement fails
+    assert "call observer" in caplog.text
+    report(integration_id=None)
     assert CallRecord.objects.count() == 1
