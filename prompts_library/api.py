@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -20,7 +21,7 @@ from bedrock import rules
 from bedrock.values import InvalidValue
 from config import live, params
 from prompts_library import apicache, rendering, services
-from prompts_library.models import ApiToken, Prompt, PromptVersion, hash_token
+from prompts_library.models import ApiToken, hash_token
 from usage import limits
 
 # last_used_at is written at most this often per token, not on every call.
@@ -88,40 +89,41 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return request.body if len(request.body) <= MAX_BODY_BYTES else None
 
 
-def _streamed(
-    prompt: Prompt, version: PromptVersion, values: dict[str, Any], token_id: int
-) -> StreamingHttpResponse:
+def _streamed(call: services.PreparedCall) -> StreamingHttpResponse:
     """`"stream": true`: text/event-stream, each piece of text as it arrives (never buffered).
 
     Events: `text` ({"text": piece}) as many as the model sends, then `done` (the same fields as
-    the plain answer but the text) or `error` ({"error": {"code", "message"}}).
+    the plain answer but the text) or `error` ({"error": {"code", "message"}}). The model call
+    runs on the pool; the stream waits in the event loop; the outcome is recorded on the
+    request's own thread.
     """
 
     async def events() -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
 
-        def hand_on(piece: str) -> None:  # on the call's thread
+        def hand_on(piece: str | None) -> None:  # on the call's thread
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
-        def run() -> services.InvokeResult:
-            try:
-                return services.invoke_prompt(
-                    prompt, version, values, token_id=token_id, on_text=hand_on
-                )
-            finally:
-                close_old_connections()  # a thread of the loop's pool: give the connection back
-                loop.call_soon_threadsafe(pieces.put_nowait, None)
-
-        call = loop.run_in_executor(None, run)
-        while (piece := await pieces.get()) is not None:
-            yield live.sse("text", json.dumps({"text": piece}))
+        future = call.start(on_text=hand_on)
+        future.add_done_callback(lambda _: hand_on(None))
+        deadline = loop.time() + settings.PROMPTS_INVOKE_TIMEOUT
         try:
-            result = await call
-        except services.InvokeError as e:
-            yield live.sse("error", json.dumps({"error": {"code": e.code, "message": e.message}}))
+            while (
+                piece := await asyncio.wait_for(pieces.get(), deadline - loop.time())
+            ) is not None:
+                yield live.sse("text", json.dumps({"text": piece}))
+            result, calls = future.result()
+            answer = await sync_to_async(call.finish)(result, calls)
+        except TimeoutError:
+            future.cancel()
+            failed = await sync_to_async(call.timed_out)()
+            yield live.sse("error", _error_data(failed))
             return
-        done = _answer(result)
+        except services.InvokeError as e:
+            yield live.sse("error", _error_data(e))
+            return
+        done = _answer(answer)
         del done["text"]
         yield live.sse("done", json.dumps(done))
 
@@ -129,6 +131,10 @@ def _streamed(
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def _error_data(e: services.InvokeError) -> str:
+    return json.dumps({"error": {"code": e.code, "message": e.message}})
 
 
 def _answer(result: services.InvokeResult) -> dict[str, Any]:
@@ -185,9 +191,9 @@ def invoke(request: HttpRequest, ref: str) -> HttpResponse:
 
     stream = values.pop("stream", False) if isinstance(values.get("stream"), bool) else False
     try:
-        if stream:
-            rendering.render(version.request_template, values)  # bad values: a 400, not a stream
-            return verdict.headers(_streamed(prompt, version, values, token.pk))
+        if stream:  # bad values are a JSON 400 before any stream starts
+            call = services.prepare_invoke(prompt, version, values, token_id=token.pk)
+            return verdict.headers(_streamed(call))
         result = services.invoke_prompt(prompt, version, values, token_id=token.pk)
     except rendering.RenderError as e:
         if e.code == "invalid_template":

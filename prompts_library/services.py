@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -432,66 +432,97 @@ def _held_call(*args: Any) -> tuple[invoke.Result, observe.Held]:
     return result, calls
 
 
+@dataclass(frozen=True)
+class PreparedCall:
+    """A prompt's model call with everything read from the database: ready to start anywhere.
+
+    Its outcome is recorded (observe.deliver) by `finish`, which runs on the request's own
+    thread and connection; only the model call itself runs on the pool.
+    """
+
+    integration: BedrockModel
+    body: bytes
+    paths: families.ResponsePaths
+    session: str
+    context: observe.CallContext
+    version: int
+
+    def start(self, on_text: Callable[[str], None] | None = None) -> Future[Any]:
+        """Start the call on the pool; with `on_text`, streamed, each piece handed on."""
+        options = invoke.Options(
+            session_name=self.session, deadline_s=settings.PROMPTS_INVOKE_TIMEOUT, on_text=on_text
+        )
+        return _pool.submit(
+            _held_call, self.integration, self.body, self.paths, options, self.context
+        )
+
+    def timed_out(self) -> InvokeError:
+        timeout = settings.PROMPTS_INVOKE_TIMEOUT
+        # The answer is a timeout: that is what the record says (the late call is not reported).
+        observe.notify(
+            self.context,
+            observe.CallOutcome(ok=False, error_code="upstream_timeout", total_ms=timeout * 1000),
+        )
+        return InvokeError(
+            "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
+        )
+
+    def finish(self, result: invoke.Result, calls: Any) -> InvokeResult:
+        """Record the call, then the answer, or raise InvokeError."""
+        observe.deliver(calls)
+        error = result.error
+        if error is not None:
+            if error.step == invoke.EXTRACT:
+                raise InvokeError("upstream_error", error.message, 502)
+            raise upstream_error(error.code, _public_message(error.code, error.message))
+        return InvokeResult(
+            text=result.text or "",
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            latency_ms=(result.timings.sts_ms or 0) + (result.timings.model_ms or 0),
+            version=self.version,
+            request_id=result.request_id,
+        )
+
+
+def prepare_invoke(
+    prompt: Prompt, version: PromptVersion, values: dict[str, Any], token_id: int | None = None
+) -> PreparedCall:
+    """Render the version with the caller's values (rendering.RenderError for bad values)."""
+    return PreparedCall(
+        integration=prompt.integration,
+        body=rendering.render(version.request_template, values).encode(),
+        paths=_paths(version),
+        session=_session_name(None, f"p{prompt.pk}", f"v{version.number}"),
+        context=observe.CallContext(
+            observe.INVOKE_API,
+            prompt.integration_id,
+            prompt_id=prompt.pk,
+            version_id=version.pk,
+            feature=prompt.feature.name,
+            token_id=token_id,
+            keep_bodies=usage_recording.keeping_days(prompt.pk) > 0,
+        ),
+        version=version.number,
+    )
+
+
 def invoke_prompt(
-    prompt: Prompt,
-    version: PromptVersion,
-    values: dict[str, Any],
-    token_id: int | None = None,
-    on_text: Callable[[str], None] | None = None,
+    prompt: Prompt, version: PromptVersion, values: dict[str, Any], token_id: int | None = None
 ) -> InvokeResult:
     """Render the version with the caller's values and call the model synchronously.
 
-    With `on_text`, the answer is streamed and each piece of text handed on as it arrives
-    (InvokeModelWithResponseStream; the Response path is not used, the family's chunks are).
     Raises rendering.RenderError for bad values (before anything is sent) and InvokeError.
     """
-    body = rendering.render(version.request_template, values).encode()
-    session = _session_name(None, f"p{prompt.pk}", f"v{version.number}")
-    timeout = settings.PROMPTS_INVOKE_TIMEOUT
-    context = observe.CallContext(
-        observe.INVOKE_API,
-        prompt.integration_id,
-        prompt_id=prompt.pk,
-        version_id=version.pk,
-        feature=prompt.feature.name,
-        token_id=token_id,
-        keep_bodies=usage_recording.keeping_days(prompt.pk) > 0,
-    )
-    future = _pool.submit(
-        _held_call,
-        prompt.integration,
-        body,
-        _paths(version),
-        invoke.Options(session_name=session, deadline_s=timeout, on_text=on_text),
-        context,
-    )
+    call = prepare_invoke(prompt, version, values, token_id)
+    future = call.start()
     try:
-        result, calls = future.result(timeout=timeout)
+        result, calls = future.result(timeout=settings.PROMPTS_INVOKE_TIMEOUT)
     except FutureTimeout:
         future.cancel()
-        # The answer is a timeout: that is what the record says (the late call is not reported).
-        observe.notify(
-            context,
-            observe.CallOutcome(ok=False, error_code="upstream_timeout", total_ms=timeout * 1000),
-        )
-        raise InvokeError(
-            "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
-        ) from None
+        raise call.timed_out() from None
     # Recorded here, on the request's own thread and connection, before the answer is sent.
-    observe.deliver(calls)
-    error = result.error
-    if error is not None:
-        if error.step == invoke.EXTRACT:
-            raise InvokeError("upstream_error", error.message, 502)
-        raise upstream_error(error.code, _public_message(error.code, error.message))
-    return InvokeResult(
-        text=result.text or "",
-        input_tokens=result.usage.input_tokens,
-        output_tokens=result.usage.output_tokens,
-        latency_ms=(result.timings.sts_ms or 0) + (result.timings.model_ms or 0),
-        version=version.number,
-        request_id=result.request_id,
-    )
+    return call.finish(result, calls)
 
 
 _ARN = re.compile(r"arn:[\w-]+:[\w-]+:[\w-]*:\d*:\S+")

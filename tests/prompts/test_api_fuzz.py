@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
 from config.wsgi import application
+from prompts_library import openapi
 from prompts_library.models import ApiToken
 from tests.prompts.fixtures import make_prompt
 
@@ -29,6 +30,12 @@ def not_a_500(ctx, response, case):
     if response.status_code == 500:
         raise AssertionError(f"500 for {case.method} {case.formatted_path}")
     content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type")
+    streamed = isinstance(case.body, dict) and case.body.get("stream") is True
+    if streamed and response.status_code == 200:
+        # "stream": true is documented as text/event-stream (tests/prompts/test_api_stream.py).
+        if not str(content_type).startswith(("text/event-stream", "['text/event-stream")):
+            raise AssertionError(f"not an event stream: {content_type}")
+        return
     if not str(content_type).startswith(("application/json", "['application/json")):
         raise AssertionError(f"not JSON: {content_type}")
 
@@ -85,6 +92,7 @@ def test_the_description_types_each_prompts_variables(client, api_token):
     assert media["schema"]["properties"] == {
         "max_tokens": {"type": "integer"},
         "question": {"type": "string"},
+        "stream": openapi.STREAM_PROPERTY,  # not a variable: the option to stream the answer
     }
     assert media["example"]["max_tokens"] == 64
     # Without a token: only the generic path, no prompt names.
