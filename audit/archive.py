@@ -101,7 +101,8 @@ def archive(cutoff: dt.datetime, directory: Path | None = None) -> Checkpoint | 
             expected, last, count = event.hash, event, count + 1
         f.flush()
         os.fsync(f.fileno())
-    assert last is not None
+    if last is None:
+        raise RuntimeError("no events were archived")
     name = f"audit-{first.pk}-{last.pk}.jsonl"
     partial.replace(directory / name)
     checkpoint = Checkpoint(

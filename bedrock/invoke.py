@@ -313,7 +313,8 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
             credentials=credentials,
         )
     if isinstance(invocation, client.StreamInvocation):
-        assert streamed is not None
+        if streamed is None:
+            raise RuntimeError("a streamed invocation needs its stream reader")
         return streamed.into(
             _read_stream(config, invocation, streamed, credentials, sts_ms, started)
         )

@@ -46,7 +46,8 @@ def load(text: str | bytes) -> dict[str, Any]:
 def _max_length(model: type[models.Model], name: str) -> int:
     """The limit of a text field the import fills: the model's own, as the forms have it."""
     field = model._meta.get_field(name)
-    assert isinstance(field, models.CharField) and field.max_length is not None
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} is not a text field with a limit")
     return field.max_length
 
 

@@ -72,11 +72,11 @@ def _placeholders(n: int) -> str:
 
 # Built from the constant column names above, never from input.
 INSERT_RECORD = (
-    f"INSERT INTO usage_callrecord ({', '.join(RECORD_COLUMNS)}) "  # noqa: S608
+    f"INSERT INTO usage_callrecord ({', '.join(RECORD_COLUMNS)}) "  # noqa: S608  # nosec B608
     f"VALUES ({_placeholders(len(RECORD_COLUMNS))})"
 )
 UPSERT_ROLLUP = (
-    f"INSERT INTO usage_hourlyrollup ({', '.join(ROLLUP_KEY + ROLLUP_SUMS)}) "  # noqa: S608
+    f"INSERT INTO usage_hourlyrollup ({', '.join(ROLLUP_KEY + ROLLUP_SUMS)}) "  # noqa: S608  # nosec B608
     f"VALUES ({_placeholders(len(ROLLUP_KEY + ROLLUP_SUMS))}) "
     f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = usage_hourlyrollup.{c} + excluded.{c}" for c in ROLLUP_SUMS)

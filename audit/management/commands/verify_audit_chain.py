@@ -38,7 +38,8 @@ class Command(BaseCommand):
         if found.problem:
             raise CommandError(f"Archive {path} does not verify: {found.problem}.")
         cp = found.checkpoint
-        assert cp is not None
+        if cp is None:
+            raise CommandError(f"Archive {path} has no checkpoint.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Archive intact: {found.events} events (#{cp.first_event_id} to "
