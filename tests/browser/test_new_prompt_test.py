@@ -26,7 +26,7 @@ def test_a_prompt_is_tested_before_it_is_created(page, alice, sandbox, celery_wo
 
     page.get_by_role("button", name="Test", exact=True).click()
     result = page.locator("#test-result")
-    expect(result.get_by_role("heading", name="Success")).to_be_visible()
+    expect(result.get_by_role("heading", name="Success")).to_be_visible(timeout=15_000)
     expect(result.locator(".output")).to_contain_text("You said: Tried before it exists")
     assert not Prompt.objects.exists()
 

@@ -67,7 +67,7 @@ def test_fast_fills_test_and_save_exactly_what_was_typed(page, alice, sandbox, c
         page.get_by_role("button", name="Test", exact=True).click()
 
         result = page.locator("#test-result")
-        expect(result.get_by_role("heading", name="Success")).to_be_visible()
+        expect(result.get_by_role("heading", name="Success")).to_be_visible(timeout=15_000)
         for label, value in values.items():
             assert page.get_by_label(label, exact=True).input_value() == value, (run, label)
         received = [r for r in sandbox.state.requests() if r["role_arn"] == values["IAM Role ARN"]]
