@@ -10,6 +10,9 @@ from django.core.management.base import SystemCheckError
 
 from tests.conftest import ROOT, SANDBOX_URL
 
+# Every check runs, the database ones too (on SQLite they open the test database)
+pytestmark = pytest.mark.django_db
+
 
 def test_it_accepts_origins(settings):
     settings.EXTRA_AWS_ENDPOINTS = [
