@@ -84,8 +84,11 @@ UPSERT_ROLLUP = (
 # PostgreSQL: both in one statement; in a transaction of its own, committed without waiting
 # for the disk (usage.commit), all sent at once: one round trip.
 RECORD_AND_ROLLUP = f"WITH record AS ({INSERT_RECORD}) {UPSERT_ROLLUP}"
+# A record never holds up a call for long: a rollup row locked by some long transaction (none
+# in the console's own code) fails the record after LOCK_TIMEOUT (logged) instead.
 UNFLUSHED_RECORD_AND_ROLLUP = (
-    f"BEGIN; SET LOCAL synchronous_commit = off; {RECORD_AND_ROLLUP}; COMMIT"
+    "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '1s'; "
+    f"{RECORD_AND_ROLLUP}; COMMIT"
 )
 
 
