@@ -8,6 +8,7 @@ jittered backoff for throttling, and no redirects (botocore does not follow them
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import random
 import re
@@ -26,6 +27,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 from django.conf import settings
@@ -417,21 +419,46 @@ def invoke_model_stream(
     A failure before the stream starts raises AwsCallFailed; an exception event, a cut
     connection or the deadline once chunks flow raises StreamBroken.
     """
+
+    def on_event(event: dict[str, Any]) -> None:
+        chunk = event.get("chunk")
+        if chunk is not None:
+            on_chunk(chunk.get("bytes", b""))
+
+    return _stream(
+        endpoint,
+        credentials,
+        headers,
+        lambda client: client.invoke_model_with_response_stream(
+            modelId=model_id, body=body, contentType="application/json", accept="application/json"
+        ),
+        "body",
+        on_event,
+        deadline_s=deadline_s,
+        read_timeout=read_timeout,
+    )
+
+
+def _stream(
+    endpoint: str,
+    credentials: AssumedCredentials,
+    headers: Iterable[tuple[str, str]],
+    start: Callable[[Any], dict[str, Any]],
+    key: str,
+    on_event: Callable[[dict[str, Any]], None],
+    *,
+    deadline_s: float | None,
+    read_timeout: float | None,
+) -> StreamInvocation:
+    """Start a streaming call (``start`` given the client) and hand on each event of the
+    event stream under ``key`` of its reply."""
     network.check_url(endpoint, "bedrock-runtime")
     client = get_client("bedrock-runtime", endpoint, credentials, read_timeout)
     started = time.monotonic()
     deadline = started + (deadline_s or settings.AWS_READ_TIMEOUT)
     token = _extra_headers.set(tuple(headers))
     try:
-        reply, retries = _with_retries(
-            lambda: client.invoke_model_with_response_stream(
-                modelId=model_id,
-                body=body,
-                contentType="application/json",
-                accept="application/json",
-            ),
-            started,
-        )
+        reply, retries = _with_retries(lambda: start(client), started)
     finally:
         _extra_headers.reset(token)
     meta = reply["ResponseMetadata"]
@@ -442,14 +469,22 @@ def invoke_model_stream(
             code, message, http_status=status, request_id=request_id, elapsed_ms=_ms_since(started)
         )
 
-    events = reply["body"]
+    _read_events(reply[key], on_event, deadline, broken)
+    return StreamInvocation(status, request_id, _ms_since(started), retries)
+
+
+def _read_events(
+    events: Any,
+    on_event: Callable[[dict[str, Any]], None],
+    deadline: float,
+    broken: Callable[[str, str], StreamBroken],
+) -> None:
+    """Hand on each event of an event stream; a failure once it flows raises StreamBroken."""
     try:
         for event in events:
             if time.monotonic() > deadline:
                 raise broken("ResponseTimeout", "The stream did not end in time.")
-            chunk = event.get("chunk")
-            if chunk is not None:
-                on_chunk(chunk.get("bytes", b""))
+            on_event(event)
     except ClientError as e:  # an exception event (botocore's EventStreamError)
         code = _code(e)
         raise broken(code[:1].upper() + code[1:], _message(e)) from None
@@ -458,7 +493,70 @@ def invoke_model_stream(
         raise broken("StreamBroken", message) from None
     finally:
         events.close()
-    return StreamInvocation(status, request_id, _ms_since(started), retries)
+
+
+# --- Converse and ConverseStream -----------------------------------------------------------
+
+
+def converse(
+    endpoint: str,
+    model_id: str,
+    request: dict[str, Any],
+    headers: Iterable[tuple[str, str]],
+    credentials: AssumedCredentials,
+    *,
+    keep_bytes: int,
+    read_timeout: float | None = None,
+) -> Invocation:
+    """Call Converse with a checked request (``bedrock.rules.converse_request``); the answer is
+    returned as JSON bytes (without botocore's ResponseMetadata), like InvokeModel's body."""
+    network.check_url(endpoint, "bedrock-runtime")
+    client = get_client("bedrock-runtime", endpoint, credentials, read_timeout)
+    started = time.monotonic()
+    token = _extra_headers.set(tuple(headers))
+    try:
+        reply, retries = _with_retries(
+            lambda: client.converse(modelId=model_id, **request), started
+        )
+    finally:
+        _extra_headers.reset(token)
+    meta = reply.pop("ResponseMetadata", {})
+    data = json.dumps(reply, default=str).encode()
+    return Invocation(
+        http_status=meta.get("HTTPStatusCode", 0),
+        request_id=meta.get("RequestId", ""),
+        headers={k.lower(): v for k, v in meta.get("HTTPHeaders", {}).items()},
+        body=data,
+        body_bytes=len(data),
+        truncated=len(data) > keep_bytes,
+        elapsed_ms=_ms_since(started),
+        retries=retries,
+    )
+
+
+def converse_stream(
+    endpoint: str,
+    model_id: str,
+    request: dict[str, Any],
+    headers: Iterable[tuple[str, str]],
+    credentials: AssumedCredentials,
+    on_event: Callable[[dict[str, Any]], None],
+    *,
+    deadline_s: float | None = None,
+    read_timeout: float | None = None,
+) -> StreamInvocation:
+    """Call ConverseStream; hand on each event (messageStart, contentBlockDelta, messageStop,
+    metadata...) as it arrives. Failures as for invoke_model_stream."""
+    return _stream(
+        endpoint,
+        credentials,
+        headers,
+        lambda client: client.converse_stream(modelId=model_id, **request),
+        "stream",
+        on_event,
+        deadline_s=deadline_s,
+        read_timeout=read_timeout,
+    )
 
 
 # --- errors and retries -------------------------------------------------------------------
@@ -516,6 +614,9 @@ def _translate(e: Exception, started: float) -> AwsCallFailed:
         return AwsCallFailed(
             "EndpointUnreachable", "The endpoint could not be reached.", elapsed_ms=elapsed
         )
+    if isinstance(e, ParamValidationError):
+        # botocore's own check of a request's shape (a Converse request it does not accept).
+        return AwsCallFailed("ValidationException", str(e)[:2000], elapsed_ms=elapsed)
     if isinstance(e, NoCredentialsError):
         return AwsCallFailed(
             "NoPlatformCredentials",

@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 
-from bedrock import client, families, hints, observe
+from bedrock import client, families, hints, observe, rules
 from bedrock.values import InvalidValue
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,12 @@ EXTRACT = "extract"
 ENDPOINT_NOT_ALLOWED = "EndpointNotAllowed"
 INVALID_RESPONSE = "InvalidResponse"
 NO_OUTPUT_TEXT = "NoOutputText"
+INVALID_REQUEST = "InvalidRequest"
+
+# Request formats: the family's own JSON (InvokeModel) or one shape for every model (Converse).
+INVOKE_MODEL = "invoke_model"
+CONVERSE = "converse"
+FORMATS = (INVOKE_MODEL, CONVERSE)
 
 
 class Header(Protocol):
@@ -62,10 +68,15 @@ class Configuration(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """The InvokeModel body, and where the answer is (None: where the model's family puts it)."""
+    """The request body, and where the answer is (None: where the model's family puts it).
+
+    With the InvokeModel format the body is the family's own JSON; with Converse it is a
+    Converse request (messages, system, inferenceConfig...), the same for every model.
+    """
 
     body: bytes
     paths: families.ResponsePaths | None = None
+    format: str = INVOKE_MODEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +234,13 @@ def _assume(config: Configuration, session_name: str) -> client.Assumed:
 
 
 def _call(config: Configuration, request: Request, options: Options, started: float) -> Result:
+    converse: dict[str, Any] | None = None
+    if request.format == CONVERSE:
+        try:
+            converse = rules.converse_request(rules.parse_json(request.body, "Request JSON"))
+        except InvalidValue as e:
+            hint = "Fix the Request JSON: it must be a Converse request (messages, system, ...)."
+            return _failed(started, INVOKE, INVALID_REQUEST, str(e), hint)
     try:
         assumed = _assume(config, options.session_name)
     except client.AwsCallFailed as e:
@@ -252,6 +270,27 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
     )
 
     def invoke(creds: client.AssumedCredentials) -> client.Invocation | client.StreamInvocation:
+        if converse is not None and streamed is not None:
+            return client.converse_stream(
+                config.endpoint,
+                config.model_id,
+                converse,
+                headers,
+                creds,
+                streamed.event,
+                deadline_s=options.deadline_s,
+                read_timeout=options.deadline_s,
+            )
+        if converse is not None:
+            return client.converse(
+                config.endpoint,
+                config.model_id,
+                converse,
+                headers,
+                creds,
+                keep_bytes=settings.RAW_RESPONSE_LIMIT,
+                read_timeout=options.deadline_s,
+            )
         if streamed is not None:
             return client.invoke_model_stream(
                 config.endpoint,
@@ -318,6 +357,8 @@ def _call(config: Configuration, request: Request, options: Options, started: fl
         return streamed.into(
             _read_stream(config, invocation, streamed, credentials, sts_ms, started)
         )
+    if converse is not None:
+        return _read_converse(config, invocation, credentials, sts_ms, started)
     return _read(config, request, invocation, credentials, sts_ms, started)
 
 
@@ -341,7 +382,26 @@ class _Streamed:
         self.raw_bytes += len(data) + 1
         if self.raw_bytes <= settings.RAW_RESPONSE_LIMIT:
             self.raw.append(data)
-        piece = families.read_stream_chunk(self.family, data)
+        self._piece(families.read_stream_chunk(self.family, data))
+
+    def event(self, event: dict[str, Any]) -> None:
+        """One ConverseStream event: a text delta, the stop reason or the usage."""
+        line = json.dumps(event, default=str).encode()
+        self.raw_bytes += len(line) + 1
+        if self.raw_bytes <= settings.RAW_RESPONSE_LIMIT:
+            self.raw.append(line)
+        delta = event.get("contentBlockDelta", {}).get("delta", {})
+        usage = event.get("metadata", {}).get("usage")
+        self._piece(
+            families.StreamPiece(
+                delta.get("text") or "",
+                stop_reason=event.get("messageStop", {}).get("stopReason"),
+                input_tokens=usage.get("inputTokens") if usage else None,
+                output_tokens=usage.get("outputTokens") if usage else None,
+            )
+        )
+
+    def _piece(self, piece: families.StreamPiece) -> None:
         self.stop_reason = piece.stop_reason or self.stop_reason
         if piece.input_tokens is not None or piece.output_tokens is not None:
             self.usage = Usage(piece.input_tokens, piece.output_tokens)
@@ -421,10 +481,26 @@ def _read(
             else hints.for_invoke(code, message, _hint_context(config))
         )
         error = Error(EXTRACT, code, message[:2000], hint)
+    usage = Usage(answer.input_tokens, answer.output_tokens)
+    return _answered(
+        inv, answer.text, usage, answer.stop_reason, error, credentials, sts_ms, started
+    )
+
+
+def _answered(
+    inv: client.Invocation,
+    text: str | None,
+    usage: Usage,
+    stop_reason: str | None,
+    error: Error | None,
+    credentials: Credentials,
+    sts_ms: int,
+    started: float,
+) -> Result:
     return Result(
-        text=answer.text,
-        usage=Usage(answer.input_tokens, answer.output_tokens),
-        stop_reason=answer.stop_reason,
+        text=text,
+        usage=usage,
+        stop_reason=stop_reason,
         timings=Timings(sts_ms, inv.elapsed_ms, _ms_since(started)),
         error=error,
         request_id=inv.request_id[:100],
@@ -434,3 +510,39 @@ def _read(
         raw_bytes=inv.body_bytes,
         raw_truncated=inv.truncated,
     )
+
+
+def converse_text(answer: Any) -> str | None:
+    """A Converse answer's text: its output message's text blocks joined (None: no text)."""
+    if not isinstance(answer, dict):
+        return None
+    message = (answer.get("output") or {}).get("message") or {}
+    blocks = message.get("content") if isinstance(message, dict) else None
+    texts = [
+        b["text"] for b in blocks or [] if isinstance(b, dict) and isinstance(b.get("text"), str)
+    ]
+    return "".join(texts) if texts else None
+
+
+def _read_converse(
+    config: Configuration,
+    inv: client.Invocation,
+    credentials: Credentials,
+    sts_ms: int,
+    started: float,
+) -> Result:
+    data = json.loads(inv.body)  # botocore parsed it; the client wrote it back as JSON
+    text = converse_text(data)
+    usage = data.get("usage") or {}
+    error = None
+    if text is None:
+        message = "The Converse answer holds no text (output.message.content has no text block)."
+        error = Error(
+            EXTRACT,
+            NO_OUTPUT_TEXT,
+            message,
+            hints.for_invoke(NO_OUTPUT_TEXT, message, _hint_context(config)),
+        )
+    tokens = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
+    stop = data.get("stopReason")
+    return _answered(inv, text, tokens, stop, error, credentials, sts_ms, started)

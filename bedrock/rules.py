@@ -23,6 +23,7 @@ __all__ = [
     "TooDeep",
     "check_header_count",
     "check_request_size",
+    "converse_request",
     "header_value",
     "parse_json",
     "request_json",
@@ -105,6 +106,125 @@ def request_json(text: str) -> str:
     if not isinstance(parse_json(text, "Request JSON"), dict):
         raise InvalidValue("The Request JSON must be a JSON object ({…}).")
     return text.strip()
+
+
+# --- Converse ------------------------------------------------------------------------------
+
+# The parameters of Converse a Request JSON may hold (modelId is the integration's own).
+CONVERSE_FIELDS: Final = frozenset(
+    {
+        "messages",
+        "system",
+        "inferenceConfig",
+        "toolConfig",
+        "additionalModelRequestFields",
+        "additionalModelResponseFieldPaths",
+        "guardrailConfig",
+        "performanceConfig",
+        "requestMetadata",
+    }
+)
+_CONTENT_BLOCKS: Final = frozenset(
+    {"text", "image", "document", "video", "toolUse", "toolResult", "guardContent", "cachePoint"}
+)
+_INFERENCE_NUMBERS: Final = {"temperature": (0.0, 1.0), "topP": (0.0, 1.0)}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _converse_messages(messages: Any) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise InvalidValue(
+            'A Converse request needs "messages": a non-empty list such as '
+            '[{"role": "user", "content": [{"text": "Hello"}]}].'
+        )
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise InvalidValue(f'{where} must be an object with "role" and "content".')
+        if message.get("role") not in ("user", "assistant"):
+            raise InvalidValue(f'{where}.role must be "user" or "assistant".')
+        content = message.get("content")
+        if not isinstance(content, list) or not content:
+            raise InvalidValue(
+                f'{where}.content must be a non-empty list of blocks such as {{"text": "Hello"}}.'
+            )
+        for j, block in enumerate(content):
+            _content_block(block, f"{where}.content[{j}]")
+        extra = sorted(set(message) - {"role", "content"})
+        if extra:
+            raise InvalidValue(f"{where} has an unknown field: {echo(extra[0], 40)}.")
+
+
+def _content_block(block: Any, where: str) -> None:
+    if not isinstance(block, dict) or len(block) != 1:
+        raise InvalidValue(
+            f'{where} must be an object with one field, such as {{"text": "Hello"}}.'
+        )
+    [kind] = block
+    if kind not in _CONTENT_BLOCKS:
+        raise InvalidValue(f"{where} is not a known content block ({echo(kind, 40)}).")
+    if kind == "text" and not isinstance(block["text"], str):
+        raise InvalidValue(f"{where}.text must be a string.")
+
+
+def _converse_system(system: Any) -> None:
+    if not isinstance(system, list):
+        raise InvalidValue('"system" must be a list of blocks such as [{"text": "Be brief."}].')
+    for i, block in enumerate(system):
+        if not isinstance(block, dict) or not block:
+            raise InvalidValue(f'system[{i}] must be an object such as {{"text": "Be brief."}}.')
+        if "text" in block and not isinstance(block["text"], str):
+            raise InvalidValue(f"system[{i}].text must be a string.")
+
+
+def _inference_config(config: Any) -> None:
+    if not isinstance(config, dict):
+        raise InvalidValue('"inferenceConfig" must be an object such as {"maxTokens": 256}.')
+    unknown = sorted(set(config) - {"maxTokens", "temperature", "topP", "stopSequences"})
+    if unknown:
+        raise InvalidValue(
+            f"inferenceConfig has an unknown field: {echo(unknown[0], 40)} (known: maxTokens, "
+            "temperature, topP, stopSequences)."
+        )
+    tokens = config.get("maxTokens")
+    if tokens is not None and (
+        not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1
+    ):
+        raise InvalidValue("inferenceConfig.maxTokens must be a whole number of at least 1.")
+    for name, (low, high) in _INFERENCE_NUMBERS.items():
+        value = config.get(name)
+        if value is not None and not (_number(value) and low <= value <= high):
+            raise InvalidValue(f"inferenceConfig.{name} must be a number from {low} to {high}.")
+    stops = config.get("stopSequences")
+    if stops is not None and not (
+        isinstance(stops, list) and all(isinstance(x, str) and x for x in stops)
+    ):
+        raise InvalidValue("inferenceConfig.stopSequences must be a list of non-empty strings.")
+
+
+def converse_request(value: Any) -> dict[str, Any]:
+    """A parsed Request JSON checked as a Converse request (the parameters of bedrock-runtime's
+    Converse without modelId); returns it. Messages are checked in full, the rest by type."""
+    if not isinstance(value, dict):
+        raise InvalidValue("The Request JSON must be a JSON object ({…}).")
+    unknown = sorted(set(value) - CONVERSE_FIELDS)
+    if unknown:
+        raise InvalidValue(
+            f"A Converse request has no field {echo(unknown[0], 40)} (known: messages, system, "
+            "inferenceConfig, toolConfig, additionalModelRequestFields, ...)."
+        )
+    _converse_messages(value.get("messages"))
+    if "system" in value:
+        _converse_system(value["system"])
+    if "inferenceConfig" in value:
+        _inference_config(value["inferenceConfig"])
+    for name in ("toolConfig", "additionalModelRequestFields", "guardrailConfig"):
+        if name in value and not isinstance(value[name], dict):
+            raise InvalidValue(f'"{name}" must be a JSON object.')
+    return value
 
 
 # --- Extra HTTP headers ----------------------------------------------------------------------
