@@ -226,6 +226,19 @@ def default_request_json(family: Family | None) -> str:
     return json.dumps(chosen.request_template, indent=2, ensure_ascii=False)
 
 
+# A valid Converse request: the same for every model (the Request JSON of the Converse format).
+CONVERSE_EXAMPLE: dict[str, object] = {
+    "system": [{"text": "You are a helpful assistant."}],
+    "messages": [{"role": "user", "content": [{"text": "Hello"}]}],
+    "inferenceConfig": {"maxTokens": 256},
+}
+
+
+def converse_request_json() -> str:
+    """The Converse example as pretty JSON."""
+    return json.dumps(CONVERSE_EXAMPLE, indent=2, ensure_ascii=False)
+
+
 def _as_count(value: object) -> int | None:
     """A token count: a non-negative whole number (12, 12.0 or "12"); anything else is unknown.
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.http import QueryDict
 
-from bedrock import arns, endpoints, policies, rules
+from bedrock import arns, endpoints, invoke, policies, rules
 from bedrock.values import InvalidValue
 from config import params
-from integrations.models import BedrockModel, Configuration, Header, Provider
+from integrations.models import REQUEST_FORMATS, BedrockModel, Configuration, Header, Provider
 
 
 @dataclass
@@ -63,10 +64,19 @@ class IntegrationForm(forms.Form):
         max_length=2048,
         help_text="The bedrock-runtime URL, e.g. https://bedrock-runtime.us-east-1.amazonaws.com.",
     )
+    request_format = forms.ChoiceField(
+        label="Request format",
+        choices=REQUEST_FORMATS,
+        initial=invoke.INVOKE_MODEL,
+        required=False,  # not sent (an older form, a script): InvokeModel
+        help_text="Converse sends the same messages to every model; InvokeModel sends the "
+        "model's own JSON.",
+    )
     request_json = forms.CharField(
         label="Request JSON",
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "code"}),
-        help_text="The complete JSON body sent to InvokeModel.",
+        help_text="The complete JSON body sent to InvokeModel, or the Converse request "
+        "(messages, system, inferenceConfig...).",
     )
 
     def __init__(
@@ -87,6 +97,7 @@ class IntegrationForm(forms.Form):
                 "model_id": instance.model_id,
                 "endpoint": instance.endpoint,
                 "request_json": instance.request_json,
+                "request_format": instance.request_format,
             }
         super().__init__(data, initial=initial)
         self.header_rows = self._header_rows(data)
@@ -192,6 +203,9 @@ class IntegrationForm(forms.Form):
             "endpoint", lambda v: endpoints.check_endpoint(v, "bedrock-runtime", _extra())
         )
 
+    def clean_request_format(self) -> str:
+        return self.cleaned_data.get("request_format") or invoke.INVOKE_MODEL
+
     def clean_request_json(self) -> str:
         # A form post sends a textarea's line breaks as CRLF, htmx's as LF: keep what was on
         # screen, so that Save stores the very body that Test sent.
@@ -204,6 +218,11 @@ class IntegrationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         self.headers = self._clean_headers()
+        if data.get("request_format") == invoke.CONVERSE and data.get("request_json"):
+            try:
+                rules.converse_request(json.loads(data["request_json"]))
+            except InvalidValue as e:
+                self.add_error("request_json", str(e))
         model, endpoint = data.get("model_id"), data.get("endpoint")
         if model is not None and endpoint is not None:
             warning = endpoints.region_mismatch(model, endpoint)
@@ -228,6 +247,7 @@ class IntegrationForm(forms.Form):
             endpoint=d["endpoint"].url,
             headers=tuple(self.headers),
             request_json=d["request_json"],
+            request_format=d["request_format"],
         )
 
 

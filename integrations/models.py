@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
+from bedrock import invoke
 from integrations import crypto
 
 
@@ -61,23 +62,30 @@ class Configuration:
     endpoint: str
     headers: tuple[Header, ...]
     request_json: str
+    request_format: str = invoke.INVOKE_MODEL
 
     def fingerprint(self) -> str:
         # Keyed, so that a fingerprint stored beside a row reveals nothing about secret values.
-        canonical = json.dumps(
-            {
-                "role_arn": self.role_arn,
-                "sts_endpoint": self.sts_endpoint,
-                "external_id": self.external_id,
-                "model_id": self.model_id,
-                "endpoint": self.endpoint,
-                "headers": [[h.name.lower(), h.value, h.secret] for h in self.headers],
-                "request": json.loads(self.request_json),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        values = {
+            "role_arn": self.role_arn,
+            "sts_endpoint": self.sts_endpoint,
+            "external_id": self.external_id,
+            "model_id": self.model_id,
+            "endpoint": self.endpoint,
+            "headers": [[h.name.lower(), h.value, h.secret] for h in self.headers],
+            "request": json.loads(self.request_json),
+        }
+        # Only when not the default, so that fingerprints of InvokeModel values stay as they were.
+        if self.request_format != invoke.INVOKE_MODEL:
+            values["format"] = self.request_format
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return salted_hmac("integrations.fingerprint", canonical, algorithm="sha256").hexdigest()
+
+
+REQUEST_FORMATS = [
+    (invoke.INVOKE_MODEL, "InvokeModel (model's own JSON)"),
+    (invoke.CONVERSE, "Converse (same messages for every model)"),
+]
 
 
 class Provider(models.Model):
@@ -106,6 +114,7 @@ class HoldsConfiguration:
     endpoint: Any
     headers: Any
     request_json: Any
+    request_format: Any
     fingerprint: Any
 
     def configuration(self) -> Configuration:
@@ -117,6 +126,7 @@ class HoldsConfiguration:
             endpoint=self.endpoint,
             headers=tuple(load_headers(self.headers)),
             request_json=self.request_json,
+            request_format=self.request_format,
         )
 
     def apply(self, config: Configuration) -> None:
@@ -128,6 +138,7 @@ class HoldsConfiguration:
         self.endpoint = config.endpoint
         self.headers = store_headers(list(config.headers))
         self.request_json = config.request_json
+        self.request_format = config.request_format
         self.fingerprint = config.fingerprint()
 
 
@@ -143,6 +154,9 @@ class BedrockModel(HoldsConfiguration, models.Model):
     endpoint = models.CharField(max_length=255)
     headers = models.JSONField(default=list, blank=True)
     request_json = models.TextField()
+    request_format = models.CharField(
+        max_length=20, choices=REQUEST_FORMATS, default=invoke.INVOKE_MODEL
+    )
     fingerprint = models.CharField(max_length=64)
     last_test = models.ForeignKey(
         "ConnectionTest", models.SET_NULL, null=True, blank=True, related_name="+"
@@ -300,11 +314,15 @@ class ConnectionTest(HoldsConfiguration, TestRun):
     endpoint = models.CharField(max_length=255)
     headers = models.JSONField(default=list, blank=True)
     request_json = models.TextField()
+    request_format = models.CharField(
+        max_length=20, choices=REQUEST_FORMATS, default=invoke.INVOKE_MODEL
+    )
 
     # What happened.
     principal_arn = models.CharField(max_length=2048, blank=True)
     session_name = models.CharField(max_length=64, blank=True)
     failed_step = models.CharField(max_length=10, choices=Step, blank=True)
+    stop_reason = models.CharField(max_length=50, blank=True)
     output_text = models.TextField(blank=True)  # while a streamed test runs: what arrived so far
     raw_response_bytes = models.PositiveIntegerField(null=True, blank=True)
     # Streamed (InvokeModelWithResponseStream): the first text this long after the model call.
@@ -339,6 +357,13 @@ class ConnectionTest(HoldsConfiguration, TestRun):
         return masked_headers(self.headers)
 
     @property
+    def operation(self) -> str:
+        """The Bedrock operation the test called, as AWS names it."""
+        converse = self.request_format == invoke.CONVERSE
+        if self.stream:
+            return "ConverseStream" if converse else "InvokeModelWithResponseStream"
+        return "Converse" if converse else "InvokeModel"
+
     def short_fingerprint(self) -> str:
         """Enough of the keyed fingerprint for an admin to tell two sets of values apart."""
         return self.fingerprint[:12]

@@ -98,7 +98,7 @@ def run_test(test_id: int) -> None:
     kind = observe.CANARY if test.kind == ConnectionTest.Kind.CANARY else observe.CONNECTION_TEST
     result = invoke.call(
         config,
-        invoke.Request(config.request_json.encode()),
+        invoke.Request(config.request_json.encode(), format=config.request_format),
         invoke.Options(session_name=session_name, on_assumed=assumed, on_text=feed),
         observe.CallContext(
             kind,
@@ -162,6 +162,7 @@ def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None
             raw_response_bytes=result.raw_bytes,
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
+            stop_reason=(result.stop_reason or "")[:50],
         )
     error = result.error
     if error is None:

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from bedrock import arns, client, endpoints, families, policies
+from bedrock import arns, client, endpoints, families, invoke, policies
 from bedrock.values import InvalidValue
 from config import live, params
 from integrations import paging, services
@@ -294,6 +294,21 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "integrations/detail.html", context)
 
 
+def _request_suggestion(data: QueryDict, family: families.Family | None) -> str | None:
+    """The Request JSON to prefill for the chosen format and model, while the field is empty
+    or still holds an untouched suggestion (a family's body or the Converse example)."""
+    current = data.get("request_json", "").strip()
+    converse = families.converse_request_json()
+    defaults = {families.default_request_json(f).strip() for f in families.FAMILIES.values()}
+    if current and current not in defaults and current != converse.strip():
+        return None
+    if data.get("request_format") == invoke.CONVERSE:
+        return converse
+    if family is not None or current == converse.strip():
+        return families.default_request_json(family)
+    return None
+
+
 @roles.require(roles.ADD_INTEGRATION)
 @require_POST
 def assist(request: HttpRequest) -> HttpResponse:
@@ -306,16 +321,13 @@ def assist(request: HttpRequest) -> HttpResponse:
     model = None
     with contextlib.suppress(InvalidValue):
         model = arns.parse_model_id(data.get("model_id", "").strip())
-    if model is not None:
-        if model.region and data.get("endpoint_auto") == "1":
-            suggestions["endpoint"] = endpoints.default_bedrock_endpoint(
-                model.region, model.partition or "aws"
-            )
-        family = families.detect_family(model)
-        current = data.get("request_json", "").strip()
-        defaults = {families.default_request_json(f).strip() for f in families.FAMILIES.values()}
-        if family and (not current or current in defaults):
-            suggestions["request_json"] = families.default_request_json(family)
+    if model is not None and model.region and data.get("endpoint_auto") == "1":
+        suggestions["endpoint"] = endpoints.default_bedrock_endpoint(
+            model.region, model.partition or "aws"
+        )
+    suggestion = _request_suggestion(data, families.detect_family(model) if model else None)
+    if suggestion is not None:
+        suggestions["request_json"] = suggestion
     form = IntegrationForm(data)
     form.is_bound = True
     context = {"suggestions": suggestions, "form": form, **_step1_context(form)}
