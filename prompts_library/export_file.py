@@ -63,6 +63,7 @@ def export_data() -> dict[str, Any]:
                 "model_id": i.model_id,
                 "endpoint": i.endpoint,
                 "request_json": i.request_json,
+                "request_format": i.request_format,
                 "headers": _export_headers(i.headers),
             }
             for i in integrations

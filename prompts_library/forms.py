@@ -5,7 +5,7 @@ from typing import Any
 import jmespath
 from django import forms
 
-from bedrock import rules
+from bedrock import invoke, rules
 from bedrock.values import InvalidValue
 from integrations.models import BedrockModel
 from prompts_library import rendering, services, tokens
@@ -42,7 +42,9 @@ class PromptForm(forms.Form):
     response_path = forms.CharField(
         label="Response path",
         max_length=1000,
-        help_text="A JMESPath expression to the text in the model's response.",
+        required=False,  # a Converse integration's answers are read the same way for every model
+        help_text="A JMESPath expression to the text in the model's response (not needed when "
+        "the model's integration uses Converse).",
     )
     input_tokens_path = forms.CharField(label="Input tokens", max_length=1000, required=False)
     output_tokens_path = forms.CharField(label="Output tokens", max_length=1000, required=False)
@@ -102,6 +104,14 @@ class PromptForm(forms.Form):
 
     def clean_output_tokens_path(self) -> str:
         return _jmespath(self.cleaned_data["output_tokens_path"], "output tokens path")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        integration = data.get("integration")
+        converse = integration is not None and integration.request_format == invoke.CONVERSE
+        if not converse and not data.get("response_path") and "response_path" not in self.errors:
+            self.add_error("response_path", "This field is required.")
+        return data
 
     def content(self) -> services.VersionContent:
         d = self.cleaned_data

@@ -19,7 +19,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from bedrock import arns, endpoints, policies, rules
+from bedrock import arns, endpoints, invoke, policies, rules
 from bedrock.values import InvalidValue
 from integrations.models import BedrockModel, Provider
 from prompts_library import rendering
@@ -134,6 +134,7 @@ class IntegrationIn:
     endpoint: str
     request_json: str
     headers: tuple[HeaderIn, ...]
+    request_format: str = invoke.INVOKE_MODEL
 
     @property
     def label(self) -> str:
@@ -235,7 +236,22 @@ def _parse_integration(data: Any, where: str) -> IntegrationIn:
         ),
         request_json=request_json,
         headers=_parse_headers(data, where),
+        request_format=_request_format(data, request_json, where),
     )
+
+
+def _request_format(data: dict[str, Any], request_json: str, where: str) -> str:
+    """The integration's request format (files from before it existed: InvokeModel)."""
+    value = data.get("request_format", invoke.INVOKE_MODEL)
+    if value not in invoke.FORMATS:
+        raise _fail(f"{where}.request_format", f"must be one of {', '.join(invoke.FORMATS)}.")
+    if value == invoke.CONVERSE:
+        _check(
+            f"{where}.request_json",
+            lambda text: rules.converse_request(rules.parse_json(text, "Request JSON")),
+            request_json,
+        )
+    return str(value)
 
 
 def _parse_version(data: Any, where: str) -> VersionIn:

@@ -183,8 +183,14 @@ def call_model(
     options: invoke.Options,
     context: observe.CallContext,
 ) -> invoke.Result:
-    """Call the integration's model with the rendered body, read at the prompt's paths."""
-    return invoke.call(integration.configuration(), invoke.Request(body, paths), options, context)
+    """Call the integration's model with the rendered body, read at the prompt's paths.
+
+    The body is in the integration's request format: with Converse, the same prompt runs
+    unchanged on models of every family, whose answers are read the same way (paths unused).
+    """
+    config = integration.configuration()
+    request = invoke.Request(body, paths, format=config.request_format)
+    return invoke.call(config, request, options, context)
 
 
 def _session_name(user: Any, *parts: str) -> str:

@@ -76,6 +76,7 @@ def _import_integration(item: IntegrationIn, provider: Provider, report: Report)
         endpoint=item.endpoint,
         headers=tuple(headers),
         request_json=item.request_json,
+        request_format=item.request_format,
     )
     fingerprint = config.fingerprint()
     values = {
@@ -85,6 +86,7 @@ def _import_integration(item: IntegrationIn, provider: Provider, report: Report)
         "model_id": item.model_id,
         "endpoint": item.endpoint,
         "request_json": item.request_json,
+        "request_format": item.request_format,
         "headers": rows,
     }
     if existing is None:

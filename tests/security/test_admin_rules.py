@@ -316,7 +316,8 @@ def test_configuration_is_shown_not_editable(world, alice_client):
     assert 'name="external_id"' not in page.text and 'name="name"' in page.text
     assert alice_client.get(reverse("admin:integrations_provider_add")).status_code == 403
     page = alice_client.get(admin_url(integration, "change", integration.pk))
-    for field in ("provider", "role_arn", "external_id", "model_id", "endpoint", "request_json"):
+    fields = ("provider", "role_arn", "external_id", "model_id", "endpoint", "request_json")
+    for field in (*fields, "request_format"):
         assert f'name="{field}"' not in page.text
     assert "Edit and test in the console" in page.text
 
