@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from bedrock import families
+from bedrock import families, invoke
 from config import live, params
 from integrations import paging
 from integrations.models import BedrockModel
@@ -34,9 +34,11 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def starting_point(integration: BedrockModel) -> dict[str, str]:
-    """The model family's request body with an {{input}} variable, and where its text is."""
+    """The model family's request body with an {{input}} variable, and where its text is (a
+    Converse integration: the Converse example, read the same way for every model)."""
     family = families.detect_family(integration.model_id)
-    if family is None:
+    converse = integration.request_format == invoke.CONVERSE
+    if family is None and not converse:
         return {"request_template": integration.request_json, "response_path": ""}
 
     def placeholder(node: Any) -> Any:
@@ -48,6 +50,11 @@ def starting_point(integration: BedrockModel) -> dict[str, str]:
             return {k: placeholder(v) for k, v in node.items()}
         return node
 
+    if converse or family is None:
+        ask = [{"role": "user", "content": [{"text": "{{input}}"}]}]
+        body = {**families.CONVERSE_EXAMPLE, "messages": ask}
+        template = json.dumps(body, indent=2, ensure_ascii=False)
+        return {"request_template": template, "response_path": ""}
     return {
         "request_template": json.dumps(
             placeholder(family.new_request()), indent=2, ensure_ascii=False
@@ -162,7 +169,7 @@ def assist(request: HttpRequest) -> HttpResponse:
         current = request.POST.get("request_template", "").strip()
         defaults = {
             starting_point(m)["request_template"].strip()
-            for m in BedrockModel.objects.only("model_id", "request_json")
+            for m in BedrockModel.objects.only("model_id", "request_json", "request_format")
         }
         if not current or current in defaults:
             suggestions = starting_point(integration)

@@ -95,3 +95,11 @@ def test_an_export_file_carries_the_request_format(alice):
     item["request_json"] = '{"anthropic_version": "bedrock-2023-05-31"}'
     with pytest.raises(TransferError, match=r"request_json: A Converse request has no field"):
         transfer.import_data(data, user=alice)
+
+
+@pytest.mark.django_db
+def test_a_new_prompt_on_a_converse_integration_starts_from_a_converse_request(alice_client):
+    integration = converse_integration("Claude", "anthropic.claude-3-haiku-20240307-v1:0")
+    r = alice_client.get(f"/prompts/new/?model={integration.pk}")
+    assert "inferenceConfig" in r.text and "{{input}}" in r.text
+    assert "anthropic_version" not in r.text
