@@ -4,8 +4,13 @@ RUN useradd --create-home console
 WORKDIR /app
 COPY pyproject.toml ./
 COPY config ./config
+COPY accounts ./accounts
+COPY audit ./audit
+COPY bedrock ./bedrock
 COPY integrations ./integrations
 COPY prompts_library ./prompts_library
+COPY sandbox ./sandbox
+COPY usage ./usage
 RUN pip install --no-cache-dir .
 COPY . .
 RUN mkdir -p /app/var && chown console /app/var
