@@ -145,17 +145,9 @@ MODEL_KINDS: Final[tuple[str, ...]] = (
 )
 
 _MODEL_EXAMPLE = "anthropic.claude-3-haiku-20240307-v1:0"
-_ARN_TYPES: Final = (
-    "foundation-model",
-    "inference-profile",
-    "application-inference-profile",
-    "provisioned-model",
-    "imported-model",
-    "custom-model",
-    "custom-model-deployment",
-    "prompt-router",
-    "default-prompt-router",
-    "prompt",
+# The kinds that appear in an ARN's resource part (the first two are model-id forms only).
+_ARN_TYPES: Final = tuple(
+    kind for kind in MODEL_KINDS if kind not in ("base-model", "system-inference-profile")
 )
 # provider "." model, e.g. anthropic.claude-3-haiku-20240307-v1:0, amazon.titan-text-express-v1:0:8k
 _BASE_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.[A-Za-z0-9](?:[A-Za-z0-9._:-]*[A-Za-z0-9])?")
