@@ -98,7 +98,13 @@
       const untouched = (edits[name] || 0) === asked.edits[name];
       const unchanged = field.value === asked.values[name] || field.value === "";
       if (!untouched || !unchanged || field.value === fields[name]) return;
+      // The admin may be in the field, about to type (or a paste about to land): when all of
+      // its value is selected (an empty field, a caret at 0), the suggestion arrives selected,
+      // so what they type next replaces it instead of being appended to it.
+      const whole = document.activeElement === field && field.selectionStart === 0 &&
+        field.selectionEnd === field.value.length;
       field.value = fields[name];
+      if (whole) field.select();
       // Whatever follows the field (the prompt form's sample fields) follows the new value.
       applying = true;
       field.dispatchEvent(new Event("input", { bubbles: true }));

@@ -37,3 +37,26 @@ def test_a_prompt_is_tested_before_it_is_created(page, alice, sandbox, celery_wo
     assert Prompt.objects.get().versions.get().samples == {"question": "Tried before it exists"}
     expect(page.locator(".samples")).to_contain_text("Tried before it exists")
     assert page.csp_violations == []
+
+
+def test_a_suggestion_that_lands_in_the_field_being_typed_in_gives_way_to_the_typing(page, alice):
+    """The model's starting point arrives while the admin is already in the empty Request JSON
+    field: it arrives selected, so what they type replaces it instead of being appended to it."""
+    integration = make_integration()
+    sign_in(page, "alice", "alice-password-long")
+    page.goto("/prompts/new/")
+    body = page.get_by_label("Request JSON")
+    body.focus()
+    # The model is chosen while the admin's caret is in the empty field (as when the answer is
+    # slower than their move to the field); the select is changed without taking the focus.
+    page.eval_on_selector(
+        "#id_integration",
+        "(select, value) => { select.value = value;"
+        " select.dispatchEvent(new Event('change', {bubbles: true})); }",
+        str(integration.pk),
+    )
+    expect(body).to_have_value(re.compile("anthropic_version"))
+    expect(body).to_be_focused()
+    page.keyboard.insert_text(TEMPLATE)
+    expect(body).to_have_value(TEMPLATE)
+    assert page.csp_violations == []
