@@ -1,7 +1,6 @@
 """The chain's state in the open: shown on the audit list, re-checked on demand by an
 Administrator (by the worker), and a broken chain an alert on console pages for Administrators."""
 
-import os
 import time
 
 import pytest
@@ -53,13 +52,9 @@ def test_only_an_administrator_re_checks_and_only_by_post(client, alice_client, 
 
 
 @pytest.fixture
-def cache_shared_with_the_worker(settings):
-    """This process's cache under the worker's key prefix (settings were read before the test
-    environment set CACHE_KEY_PREFIX), as a deployment's processes share one."""
-    default = dict(settings.CACHES["default"])
-    if "KEY_PREFIX" in default:
-        default["KEY_PREFIX"] = os.environ["CACHE_KEY_PREFIX"]
-    settings.CACHES = {**settings.CACHES, "default": default}
+def cache_shared_with_the_worker():
+    """The chain's state, fresh in the cache this process shares with the worker (one key
+    prefix for the run: tests/conftest.py)."""
     verify.remember(ChainState())
 
 
