@@ -376,5 +376,6 @@ def _parse_model_arn(value: str) -> ModelRef:
 
 
 def foundation_model_arn(model_id: str, region: str, partition: str = "aws") -> str:
-    """``arn:P:bedrock:REGION::foundation-model/ID`` (region may be ``*`` for policies)."""
+    """``arn:P:bedrock:REGION::foundation-model/ID`` (region may be ``*`` for policies, or empty:
+    the region-less ARN a ``global.`` profile's routing is authorized against)."""
     return f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"

@@ -8,6 +8,7 @@ jittered backoff for throttling, and no redirects (botocore does not follow them
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import random
@@ -34,7 +35,8 @@ from django.conf import settings
 from django.core.cache import cache
 from urllib3.exceptions import ProtocolError
 
-from bedrock import network
+from bedrock import arns, network
+from bedrock.values import InvalidValue
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +154,19 @@ def get_client(
     endpoint_url: str | None,
     credentials: AssumedCredentials | None,
     read_timeout: float | None = None,
+    region: str | None = None,
 ):
+    """A client of ``service`` at ``endpoint_url``, signing for ``region`` (default AWS_REGION):
+    SigV4 scopes the signature to a region, and AWS refuses one scoped to another region than
+    the endpoint's."""
     # A per-call read timeout gets a client of its own: botocore's timeouts are per client.
-    key = (service, endpoint_url, credentials.access_key_id if credentials else None, read_timeout)
+    key = (
+        service,
+        endpoint_url,
+        credentials.access_key_id if credentials else None,
+        read_timeout,
+        region,
+    )
     client = _clients.get(key)
     if client is not None:
         return client
@@ -163,6 +175,8 @@ def get_client(
         client = _clients.get(key)
         if client is None:
             overrides: dict[str, Any] = {}
+            if region is not None:
+                overrides["region_name"] = region
             if read_timeout is not None:
                 overrides["read_timeout"] = read_timeout
                 overrides["connect_timeout"] = min(settings.AWS_CONNECT_TIMEOUT, read_timeout)
@@ -269,8 +283,8 @@ def assume_role(role_arn: str, external_id: str, sts_endpoint: str, session_name
         hit = _creds.get(key)
         if hit and hit.fresh(margin):
             return Assumed(hit, True, _ms_since(started), 0)
-        network.check_url(sts_endpoint, "sts")
-        client = get_client("sts", sts_endpoint, None)
+        sts = network.check_url(sts_endpoint, "sts")
+        client = get_client("sts", sts_endpoint, None, region=sts.region)
         kwargs: dict[str, Any] = {
             "RoleArn": role_arn,
             "RoleSessionName": session_name,
@@ -304,6 +318,25 @@ def assume_role(role_arn: str, external_id: str, sts_endpoint: str, session_name
 # --- InvokeModel --------------------------------------------------------------------------
 
 
+def _runtime_client(
+    endpoint: str, model_id: str, credentials: AssumedCredentials, read_timeout: float | None
+) -> Any:
+    """The bedrock-runtime client for a call, signing for the region it is made in."""
+    checked = network.check_url(endpoint, "bedrock-runtime")
+    region = checked.region or _arn_region(model_id)
+    return get_client("bedrock-runtime", endpoint, credentials, read_timeout, region)
+
+
+@functools.lru_cache(maxsize=1024)
+def _arn_region(model_id: str) -> str | None:
+    """A model ARN's region: where to sign for when the endpoint's URL names none (an origin
+    of EXTRA_AWS_ENDPOINTS: a proxy, the sandbox)."""
+    try:
+        return arns.parse_model_id(model_id).region
+    except InvalidValue:
+        return None
+
+
 def invoke_model(
     endpoint: str,
     model_id: str,
@@ -323,8 +356,7 @@ def invoke_model(
     AWS_READ_TIMEOUT) bounds each wait on the socket, so an endpoint that sends nothing
     cannot hold the calling thread past it either.
     """
-    network.check_url(endpoint, "bedrock-runtime")
-    client = get_client("bedrock-runtime", endpoint, credentials, read_timeout)
+    client = _runtime_client(endpoint, model_id, credentials, read_timeout)
     started = time.monotonic()
     deadline = started + (deadline_s or settings.AWS_READ_TIMEOUT)
     token = _extra_headers.set(tuple(headers))
@@ -427,6 +459,7 @@ def invoke_model_stream(
 
     return _stream(
         endpoint,
+        model_id,
         credentials,
         headers,
         lambda client: client.invoke_model_with_response_stream(
@@ -441,6 +474,7 @@ def invoke_model_stream(
 
 def _stream(
     endpoint: str,
+    model_id: str,
     credentials: AssumedCredentials,
     headers: Iterable[tuple[str, str]],
     start: Callable[[Any], dict[str, Any]],
@@ -452,8 +486,7 @@ def _stream(
 ) -> StreamInvocation:
     """Start a streaming call (``start`` given the client) and hand on each event of the
     event stream under ``key`` of its reply."""
-    network.check_url(endpoint, "bedrock-runtime")
-    client = get_client("bedrock-runtime", endpoint, credentials, read_timeout)
+    client = _runtime_client(endpoint, model_id, credentials, read_timeout)
     started = time.monotonic()
     deadline = started + (deadline_s or settings.AWS_READ_TIMEOUT)
     token = _extra_headers.set(tuple(headers))
@@ -510,8 +543,7 @@ def converse(
 ) -> Invocation:
     """Call Converse with a checked request (``bedrock.rules.converse_request``); the answer is
     returned as JSON bytes (without botocore's ResponseMetadata), like InvokeModel's body."""
-    network.check_url(endpoint, "bedrock-runtime")
-    client = get_client("bedrock-runtime", endpoint, credentials, read_timeout)
+    client = _runtime_client(endpoint, model_id, credentials, read_timeout)
     started = time.monotonic()
     token = _extra_headers.set(tuple(headers))
     try:
@@ -549,6 +581,7 @@ def converse_stream(
     metadata...) as it arrives. Failures as for invoke_model_stream."""
     return _stream(
         endpoint,
+        model_id,
         credentials,
         headers,
         lambda client: client.converse_stream(modelId=model_id, **request),

@@ -14,7 +14,12 @@ from typing import Final
 from urllib.parse import parse_qsl
 
 from bedrock.arns import ModelRef
-from bedrock.regions import REGION_PATTERN, partition_for_region, validate_region
+from bedrock.regions import (
+    REGION_PATTERN,
+    partition_for_region,
+    profile_regions,
+    validate_region,
+)
 from bedrock.values import (
     CONTROL_RE,
     WHITESPACE_RE,
@@ -31,8 +36,10 @@ __all__ = [
     "default_bedrock_endpoint",
     "default_sts_endpoint",
     "is_extra_origin",
+    "model_region",
     "normalise_sts_url",
     "region_mismatch",
+    "source_region",
 ]
 
 _SERVICE_LABEL = {
@@ -398,15 +405,51 @@ def default_sts_endpoint(region: str, partition: str = "aws") -> str:
     return f"https://sts.{region}.{suffix}"
 
 
+def model_region(model: ModelRef) -> str | None:
+    """The region to call ``model`` in: an ARN's own region; for a geographic inference profile
+    id (``us.``, ``eu.``…), the first region of its geography; else None (base ids and
+    ``global.`` profiles can be called from any region that offers them)."""
+    if model.region is not None:
+        return model.region
+    if model.kind == "system-inference-profile" and model.geo and model.geo != "global":
+        return profile_regions(model.geo)[0]
+    return None
+
+
+def source_region(model: ModelRef, endpoint_region: str | None, default: str) -> str:
+    """The region a call to ``model`` starts from: the ARN's, else the Endpoint's, else
+    ``default``; a geographic profile id is called from a region of its geography."""
+    region = model.region or endpoint_region or default
+    home = model_region(model)
+    if model.region is None and home is not None and region not in profile_regions(model.geo or ""):
+        return home
+    return region
+
+
+def _bedrock_url(region: str) -> str:
+    return default_bedrock_endpoint(region, partition_for_region(region))
+
+
 def region_mismatch(model: ModelRef, endpoint: Endpoint) -> str | None:
-    """A warning when the model ARN's region differs from the endpoint's region."""
-    if model.region is None or endpoint.region is None or model.region == endpoint.region:
+    """A warning when the model cannot be called in the endpoint's region: an ARN of another
+    region, or a geographic inference profile called from outside its geography."""
+    if endpoint.region is None:
         return None
-    suggestion = f"https://bedrock-runtime.{model.region}.amazonaws.com"
-    if model.partition == "aws-cn":
-        suggestion += ".cn"
+    if model.region is not None:
+        if model.region == endpoint.region:
+            return None
+        return (
+            f"The Bedrock ARN is in {model.region} but the Endpoint is in {endpoint.region}: "
+            f"Bedrock will not find the model there. Use {_bedrock_url(model.region)} or an "
+            f"ARN from {endpoint.region}."
+        )
+    if model.kind != "system-inference-profile" or not model.geo or model.geo == "global":
+        return None
+    regions = profile_regions(model.geo)
+    if endpoint.region in regions:
+        return None
     return (
-        f"The Bedrock ARN is in {model.region} but the Endpoint is in {endpoint.region}: "
-        f"Bedrock will not find the model there. Use {suggestion} or an ARN from "
-        f"{endpoint.region}."
+        f"A {model.geo}. inference profile is called from a region of its geography "
+        f"({', '.join(regions)}), but the Endpoint is in {endpoint.region}: Bedrock will not "
+        f"find the profile there. Use {_bedrock_url(regions[0])}."
     )

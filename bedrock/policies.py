@@ -55,13 +55,24 @@ def trust_policy(principal_arn: str | None, external_id: str) -> dict[str, Any]:
 
 
 def permission_policy(
-    model: ModelRef, region: str | None, *, streaming: bool = False
+    model: ModelRef,
+    region: str | None,
+    *,
+    streaming: bool = False,
+    account: str | None = None,
 ) -> dict[str, Any]:
-    """A least-privilege permission policy for invoking ``model``.
+    """A least-privilege permission policy for invoking ``model``, in the shapes AWS documents.
 
-    ``region`` is used when the model id carries none (base ids, system profile ids); when it
-    is None too, ``*`` stands for the region. Inference profiles also need the foundation model
-    in every region the profile routes to.
+    ``region`` is the source region (the Endpoint's), used when the model id carries none (base
+    ids, system profile ids); when it is None too, ``*`` stands for it. ``account`` is the
+    role's account, for a profile id's ARN (an ARN's own account wins; unknown: a placeholder).
+
+    A geographic profile (``us.``, ``eu.``…) needs the profile in the source region and the
+    foundation model in every region it routes to, those only through the profile (condition
+    on ``bedrock:InferenceProfileArn``). A ``global.`` profile routes to any commercial region:
+    the profile and the model in the source region, and the region-less foundation-model ARN
+    (``arn:aws:bedrock:::foundation-model/ID``) that AWS authorizes with ``aws:RequestedRegion``
+    ``unspecified``.
     """
     actions: str | list[str] = "bedrock:InvokeModel"
     if streaming:
@@ -76,37 +87,80 @@ def permission_policy(
     else:
         partition = "aws-us-gov" if model.geo == "us-gov" else "aws"
 
-    if model.kind == "base-model":
-        resources = [foundation_model_arn(model.model_id, where, partition)]
-    elif model.kind == "system-inference-profile":
-        account = model.account or PLACEHOLDER_ACCOUNT_ID
-        profile = f"inference-profile/{model.model_id}"
-        resources = [f"arn:{partition}:bedrock:{where}:{account}:{profile}"]
-    else:
-        resources = [model.model_id]
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "InvokeModel" if not model.is_profile else "InvokeInferenceProfile",
+    def allow(
+        sid: str, resources: list[str], condition: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        statement: dict[str, Any] = {
+            "Sid": sid,
             "Effect": "Allow",
             "Action": actions,
             "Resource": resources,
         }
-    ]
-    if model.is_profile and model.geo and model.base_model_id:
-        regions = profile_regions(model.geo)
-        if "*" not in regions and where != "*" and where not in regions:
-            regions.insert(0, where)
-        statements.append(
-            {
-                "Sid": "InvokeProfileModels",
-                "Effect": "Allow",
-                "Action": actions,
-                "Resource": [
-                    foundation_model_arn(model.base_model_id, r, partition) for r in regions
-                ],
-            }
+        if condition:
+            statement["Condition"] = condition
+        return statement
+
+    if model.kind == "base-model":
+        resources = [foundation_model_arn(model.model_id, where, partition)]
+        return _policy(allow("InvokeModel", resources))
+    if not (model.is_profile and model.geo and model.base_model_id):
+        return _policy(allow("InvokeModel", [model.model_id]))
+
+    base = model.base_model_id
+    if model.is_arn:
+        profile_arn = model.model_id
+    else:
+        owner = model.account or account or PLACEHOLDER_ACCOUNT_ID
+        profile_arn = f"arn:{partition}:bedrock:{where}:{owner}:inference-profile/{model.model_id}"
+    # StringEquals when the ARN is exact, ArnLike when the region is still a wildcard.
+    through = {("ArnLike" if "*" in profile_arn else "StringEquals"): _via(profile_arn)}
+    if model.geo == "global":
+        in_region = {"aws:RequestedRegion": where} if where != "*" else {}
+        return _policy(
+            allow(
+                "GrantGlobalCrisProfileAccess",
+                [profile_arn],
+                {"StringEquals": in_region} if in_region else None,
+            ),
+            allow(
+                "GrantGlobalCrisSourceModelAccess",
+                [foundation_model_arn(base, where, partition)],
+                _merge(through, {"StringEquals": in_region}),
+            ),
+            allow(
+                "GrantGlobalCrisGlobalModelAccess",
+                [foundation_model_arn(base, "", partition)],
+                _merge(through, {"StringEquals": {"aws:RequestedRegion": "unspecified"}}),
+            ),
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    regions = profile_regions(model.geo)
+    if where != "*" and where not in regions:
+        regions.insert(0, where)
+    return _policy(
+        allow("GrantGeoCrisInferenceProfileAccess", [profile_arn]),
+        allow(
+            "GrantGeoCrisModelAccess",
+            [foundation_model_arn(base, r, partition) for r in regions],
+            through,
+        ),
+    )
+
+
+def _via(profile_arn: str) -> dict[str, str]:
+    return {"bedrock:InferenceProfileArn": profile_arn}
+
+
+def _merge(*conditions: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    merged: dict[str, dict[str, str]] = {}
+    for condition in conditions:
+        for operator, values in condition.items():
+            if values:
+                merged.setdefault(operator, {}).update(values)
+    return merged
+
+
+def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts import roles
-from bedrock import arns, client, endpoints, families, invoke, policies
+from bedrock import arns, client, endpoints, families, invoke, policies, regions
+from bedrock.regions import partition_for_region
 from bedrock.values import InvalidValue
 from config import live, params
 from integrations import paging, services
@@ -80,7 +81,7 @@ def _step1_context(form: IntegrationForm) -> dict:
     external_id = value("external_id", "") or ""
     identity = client.platform_identity()
     model_text = (value("model_id", "") or "").strip()
-    permission, permission_error = None, None
+    permission, permission_error, model_info = None, None, None
     if model_text:
         try:
             model = arns.parse_model_id(model_text)
@@ -89,10 +90,12 @@ def _step1_context(form: IntegrationForm) -> dict:
                 endpoint_region = endpoints.check_endpoint(
                     value("endpoint", "") or "", "bedrock-runtime", settings.EXTRA_AWS_ENDPOINTS
                 ).region
+            region = endpoints.source_region(model, endpoint_region, settings.AWS_REGION)
             # Test streams by default (the Stream option): the role needs both actions.
             permission = policies.permission_policy(
-                model, model.region or endpoint_region or settings.AWS_REGION, streaming=True
+                model, region, streaming=True, account=_role_account(value("role_arn", ""))
             )
+            model_info = _model_info(model, region)
         except InvalidValue as e:
             permission_error = str(e)
     try:
@@ -106,6 +109,33 @@ def _step1_context(form: IntegrationForm) -> dict:
         ),
         "permission_policy": json.dumps(permission, indent=2) if permission else None,
         "permission_error": permission_error,
+        "model_info": model_info,
+    }
+
+
+def _role_account(role_arn: str | None) -> str | None:
+    """The role's account: the one that owns a system inference profile's ARN."""
+    try:
+        return arns.parse_role_arn(role_arn or "").account
+    except InvalidValue:
+        return None
+
+
+def _model_info(model: arns.ModelRef, region: str) -> dict[str, Any]:
+    """What step 1 says of the model: family, and for a profile where its calls go."""
+    family = families.detect_family(model)
+    routes = None
+    if model.is_profile and model.geo:
+        routes = regions.profile_regions(model.geo)
+        if "*" not in routes and region not in routes:
+            routes.insert(0, region)
+    return {
+        "model": model,
+        "family": family.label if family else None,
+        "region": region,
+        "endpoint": endpoints.default_bedrock_endpoint(region, partition_for_region(region)),
+        "routes": routes,
+        "is_global": model.geo == "global",
     }
 
 
@@ -321,9 +351,10 @@ def assist(request: HttpRequest) -> HttpResponse:
     model = None
     with contextlib.suppress(InvalidValue):
         model = arns.parse_model_id(data.get("model_id", "").strip())
-    if model is not None and model.region and data.get("endpoint_auto") == "1":
+    home = endpoints.model_region(model) if model is not None else None
+    if home is not None and data.get("endpoint_auto") == "1":
         suggestions["endpoint"] = endpoints.default_bedrock_endpoint(
-            model.region, model.partition or "aws"
+            home, partition_for_region(home)
         )
     suggestion = _request_suggestion(data, families.detect_family(model) if model else None)
     if suggestion is not None:

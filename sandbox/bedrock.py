@@ -22,12 +22,14 @@ from .models import (
     GEO_PREFIXES,
     ModelRef,
     check_on_demand,
+    check_region,
     complete,
     detect_family,
     family_from_model,
     malformed,
     parse_model_id,
     read_prompt,
+    resource_checks,
 )
 from .replies import (
     ApiError,
@@ -202,11 +204,14 @@ def _call(call: Call, state: SandboxState) -> Outcome:
 def _answer(call: Call, state: SandboxState, fault: Fault | None) -> Reply | EventStreamReply:
     creds = call.caller.credentials
     role = state.get_role(creds.role_arn) if creds is not None else None
-    if role is None or not role.allows_action(call.action):
+    if role is None or (role.policy is None and not role.allows_action(call.action)):
         raise _access_denied(call, because_of_action=True)
-    if not role.allows_model(call.model_id):
-        raise _access_denied(call)
+    checks = resource_checks(call.model_id, call.auth.region, call.caller.account)
+    denied = role.denied_resource(call.action, call.model_id, checks)
+    if denied is not None:
+        raise _access_denied(call, resource=denied, because_of_action=role.policy is not None)
     ref = parse_model_id(call.model_id)
+    check_region(ref, call.auth.region)
     check_on_demand(ref)
     body = _json_object(call.request.body)
     if call.operation == "InvokeModel":
@@ -262,10 +267,12 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _access_denied(call: Call, *, because_of_action: bool = False) -> ApiError:
+def _access_denied(
+    call: Call, *, resource: str | None = None, because_of_action: bool = False
+) -> ApiError:
     action = call.action
     reason = f" because no identity-based policy allows the {action} action"
-    resource = _resource_arn(call.model_id, call.auth.region, call.caller.account)
+    resource = resource or _resource_arn(call.model_id, call.auth.region, call.caller.account)
     return ApiError(
         "AccessDeniedException",
         403,

@@ -74,7 +74,9 @@ def _put_role(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
         raise ControlError(400, "models must be a list of fnmatch patterns")
     if not isinstance(actions, list):
         raise ControlError(400, "actions must be a list of fnmatch patterns of IAM actions")
-    return {"role": state.add_role(role_arn, external_id, models, actions).to_json()}
+    # A permission policy document (sandbox.iam) replaces the model and action patterns.
+    role = state.add_role(role_arn, external_id, models, actions, data.get("policy"))
+    return {"role": role.to_json()}
 
 
 def _delete_role(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:

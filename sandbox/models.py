@@ -22,7 +22,7 @@ PROFILE_ONLY_PATTERNS = (
 )
 _BASE_ID_RE = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$")
 _ARN_RE = re.compile(
-    r"^arn:aws(?:-cn|-us-gov)?:bedrock:[a-z0-9-]+:(?P<account>\d{12})?:"
+    r"^arn:aws(?:-cn|-us-gov)?:bedrock:(?P<region>[a-z0-9-]+):(?P<account>\d{12})?:"
     r"(?P<kind>[a-z-]+)/(?P<resource>[A-Za-z0-9._:/-]+)$"
 )
 _LLAMA_USER_RE = re.compile(
@@ -32,35 +32,109 @@ _INST_RE = re.compile(r"\[INST\](.*?)(?:\[/INST\]|$)", re.DOTALL)
 _SPECIAL_TOKENS_RE = re.compile(r"<\|[^|]*\|>|</?s>|\[/?INST\]")
 
 
+# The regions each geographic system inference profile is offered in and routes to (AWS adds
+# regions over time; the sandbox's list is fixed). A global profile routes anywhere.
+PROFILE_REGIONS = {
+    "us": ("us-east-1", "us-east-2", "us-west-2"),
+    "eu": ("eu-central-1", "eu-west-1", "eu-west-3", "eu-north-1", "eu-south-1", "eu-south-2"),
+    "apac": (
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-4",
+    ),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+    "ca": ("ca-central-1", "ca-west-1"),
+    "us-gov": ("us-gov-west-1", "us-gov-east-1"),
+}
+INVALID_MODEL_ID = "The provided model identifier is invalid."
+
+
 @dataclass(frozen=True, slots=True)
 class ModelRef:
     model_id: str  # as invoked
     base_id: str | None  # the foundation model behind it, when the id says so
     via_profile: bool  # inference profile, provisioned or custom model: no on-demand limit
+    geo: str | None = None  # a system inference profile's geography ("us", "global"…)
+    region: str | None = None  # an ARN's region
 
 
 def parse_model_id(model_id: str) -> ModelRef:
     if model_id.startswith("arn:"):
         return _parse_arn(model_id)
     if not _BASE_ID_RE.match(model_id):
-        raise ApiError("ValidationException", 400, "The provided model identifier is invalid.")
+        raise ApiError("ValidationException", 400, INVALID_MODEL_ID)
     for prefix in GEO_PREFIXES:
         if model_id.startswith(prefix):
-            return ModelRef(model_id, model_id[len(prefix) :], True)
+            return ModelRef(model_id, model_id[len(prefix) :], True, prefix[:-1])
     return ModelRef(model_id, model_id, False)
 
 
 def _parse_arn(model_id: str) -> ModelRef:
     match = _ARN_RE.match(model_id)
     if match is None:
-        raise ApiError("ValidationException", 400, "The provided model identifier is invalid.")
-    kind, resource = match["kind"], match["resource"]
+        raise ApiError("ValidationException", 400, INVALID_MODEL_ID)
+    kind, resource, region = match["kind"], match["resource"], match["region"]
     if kind == "foundation-model":
-        return ModelRef(model_id, resource, False)
+        return ModelRef(model_id, resource, False, region=region)
     if kind == "inference-profile":
-        base = next((resource[len(p) :] for p in GEO_PREFIXES if resource.startswith(p)), resource)
-        return ModelRef(model_id, base, True)
-    return ModelRef(model_id, None, True)
+        prefix = next((p for p in GEO_PREFIXES if resource.startswith(p)), None)
+        if prefix is None:  # a system profile's id always starts with its geography
+            raise ApiError("ValidationException", 400, INVALID_MODEL_ID)
+        return ModelRef(model_id, resource[len(prefix) :], True, prefix[:-1], region)
+    return ModelRef(model_id, None, True, region=region)
+
+
+def check_region(ref: ModelRef, region: str) -> None:
+    """Refuse, like Bedrock, an ARN of another region than the one called, and a geographic
+    inference profile called from a region outside its geography."""
+    outside = ref.geo in PROFILE_REGIONS and region not in PROFILE_REGIONS[ref.geo or ""]
+    if (ref.region is not None and ref.region != region) or outside:
+        raise ApiError("ValidationException", 400, INVALID_MODEL_ID)
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def resource_checks(model_id: str, region: str, account: str) -> list[tuple[str, dict[str, str]]]:
+    """The (resource ARN, request context) pairs IAM authorizes for a call to ``model_id`` in
+    ``region``: the model, or an inference profile and the foundation model in each region it
+    may route to (a global profile: the source region's and the region-less ARN)."""
+    here = {"aws:RequestedRegion": region}
+    try:
+        ref = parse_model_id(model_id)
+    except ApiError:
+        return [(model_id, here)]
+    partition = _partition(ref.region or region)
+
+    def model_arn(where: str, base: str) -> str:
+        return f"arn:{partition}:bedrock:{where}::foundation-model/{base}"
+
+    if ref.geo is None or ref.base_id is None:
+        if model_id.startswith("arn:"):
+            return [(model_id, here)]
+        return [(model_arn(region, model_id), here)]
+    profile = model_id
+    if not model_id.startswith("arn:"):
+        profile = f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{model_id}"
+    via = {"bedrock:InferenceProfileArn": profile}
+    checks = [(profile, here)]
+    if ref.geo == "global":
+        checks.append((model_arn(region, ref.base_id), {**here, **via}))
+        unspecified = {"aws:RequestedRegion": "unspecified", **via}
+        checks.append((model_arn("", ref.base_id), unspecified))
+        return checks
+    for where in PROFILE_REGIONS.get(ref.geo, (region,)):
+        checks.append((model_arn(where, ref.base_id), {"aws:RequestedRegion": where, **via}))
+    return checks
 
 
 def check_on_demand(ref: ModelRef) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from . import DEMO_EXTERNAL_ID, DEMO_ROLE_ARN
+from . import DEMO_EXTERNAL_ID, DEMO_ROLE_ARN, iam
 
 FAULT_TARGETS = ("invoke", "sts")
 # Faults that only a streaming operation can show; other calls pass them by.
@@ -68,6 +68,9 @@ class Role:
     external_id: str | None = None
     models: tuple[str, ...] = ("*",)
     actions: tuple[str, ...] = DEFAULT_ACTIONS  # fnmatch patterns of IAM actions
+    # A permission policy document: when given, it alone decides (see sandbox.iam), on every
+    # resource the call needs (an inference profile and the models it routes to).
+    policy: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def account(self) -> str:
@@ -91,13 +94,33 @@ class Role:
     def allows_action(self, action: str) -> bool:
         return any(fnmatchcase(action, pattern) for pattern in self.actions)
 
+    def denied_resource(
+        self, action: str, model_id: str, checks: Iterable[tuple[str, dict[str, str]]]
+    ) -> str | None:
+        """The first resource (ARN) the call needs that the role may not use, else None.
+
+        ``checks`` are (resource ARN, request context) pairs. Without a policy document the
+        role's model patterns judge the id as invoked, and its action patterns the action."""
+        checks = list(checks)
+        if self.policy is None:
+            if self.allows_action(action) and self.allows_model(model_id):
+                return None
+            return checks[0][0] if checks else model_id
+        for resource, context in checks:
+            if not iam.allows(self.policy, action, resource, context):
+                return resource
+        return None
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "role_arn": self.arn,
             "external_id": self.external_id,
             "models": list(self.models),
             "actions": list(self.actions),
         }
+        if self.policy is not None:
+            data["policy"] = self.policy
+        return data
 
 
 @dataclass(slots=True)
@@ -197,6 +220,7 @@ class SandboxState:
         external_id: str | None = None,
         models: Iterable[str] = ("*",),
         actions: Iterable[str] = DEFAULT_ACTIONS,
+        policy: dict[str, Any] | None = None,
     ) -> Role:
         if not ROLE_ARN_RE.match(role_arn):
             raise ValueError(f"not an IAM role ARN: {role_arn!r}")
@@ -205,7 +229,9 @@ class SandboxState:
             raise ValueError("models must be a list of non-empty fnmatch patterns")
         if not all(isinstance(a, str) and a for a in allowed):
             raise ValueError("actions must be a list of non-empty fnmatch patterns")
-        role = Role(role_arn, external_id, patterns, allowed)
+        if policy is not None:
+            policy = iam.check_policy(policy)
+        role = Role(role_arn, external_id, patterns, allowed, policy)
         with self._lock:
             self._roles[role_arn] = role
         return role

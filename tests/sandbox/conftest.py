@@ -113,11 +113,11 @@ def assume(make_sts: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def make_bedrock(sandbox: SandboxServer, boto_session: boto3.session.Session) -> Callable[..., Any]:
-    def make(creds: dict[str, Any], **config: Any) -> Any:
+    def make(creds: dict[str, Any], region: str = REGION, **config: Any) -> Any:
         return boto_session.client(
             "bedrock-runtime",
             endpoint_url=sandbox.url,
-            region_name=REGION,
+            region_name=region,
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds.get("SessionToken"),

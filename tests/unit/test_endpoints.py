@@ -11,8 +11,10 @@ from bedrock.endpoints import (
     check_extra_origin,
     default_bedrock_endpoint,
     default_sts_endpoint,
+    model_region,
     normalise_sts_url,
     region_mismatch,
+    source_region,
 )
 from bedrock.values import InvalidValue
 from tests.unit.helpers import ACCOUNT, ECHO_LIMIT, HAIKU, assert_sentence, message
@@ -516,7 +518,55 @@ def test_region_mismatch() -> None:
     assert region_mismatch(model, eu) is None
     assert region_mismatch(model, extra) is None
     assert region_mismatch(parse_model_id(HAIKU), us) is None
-    assert region_mismatch(parse_model_id(f"eu.{HAIKU}"), us) is None
+
+
+def test_region_mismatch_geographic_profile_outside_its_geography() -> None:
+    us = check_endpoint("https://bedrock-runtime.us-east-1.amazonaws.com", "bedrock-runtime", [])
+    eu = check_endpoint("https://bedrock-runtime.eu-west-3.amazonaws.com", "bedrock-runtime", [])
+    warning = region_mismatch(parse_model_id(f"eu.{HAIKU}"), us)
+    assert warning is not None
+    assert warning.startswith("A eu. inference profile is called from a region of its geography")
+    assert "the Endpoint is in us-east-1" in warning
+    assert warning.endswith("Use https://bedrock-runtime.eu-central-1.amazonaws.com.")
+    assert region_mismatch(parse_model_id(f"eu.{HAIKU}"), eu) is None
+    assert region_mismatch(parse_model_id(f"us.{HAIKU}"), us) is None
+    # A global profile is called from any region.
+    assert region_mismatch(parse_model_id(f"global.{HAIKU}"), eu) is None
+
+
+@pytest.mark.parametrize(
+    ("model_id", "home"),
+    [
+        (f"us.{HAIKU}", "us-east-1"),
+        (f"eu.{HAIKU}", "eu-central-1"),
+        (f"apac.{HAIKU}", "ap-northeast-1"),
+        (f"global.{HAIKU}", None),
+        (HAIKU, None),
+        (f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{HAIKU}", "eu-west-1"),
+        (f"arn:aws:bedrock:us-west-2:{ACCOUNT}:inference-profile/global.{HAIKU}", "us-west-2"),
+    ],
+)
+def test_model_region(model_id: str, home: str | None) -> None:
+    assert model_region(parse_model_id(model_id)) == home
+
+
+@pytest.mark.parametrize(
+    ("model_id", "endpoint_region", "expected"),
+    [
+        (HAIKU, "eu-west-1", "eu-west-1"),
+        (HAIKU, None, "us-east-1"),
+        (f"us.{HAIKU}", "us-west-2", "us-west-2"),
+        (f"us.{HAIKU}", None, "us-east-1"),
+        # The default region is outside the geography: its first region.
+        (f"eu.{HAIKU}", None, "eu-central-1"),
+        (f"eu.{HAIKU}", "us-east-1", "eu-central-1"),
+        (f"eu.{HAIKU}", "eu-north-1", "eu-north-1"),
+        (f"global.{HAIKU}", "ap-south-1", "ap-south-1"),
+        (f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{HAIKU}", None, "eu-west-1"),
+    ],
+)
+def test_source_region(model_id: str, endpoint_region: str | None, expected: str) -> None:
+    assert source_region(parse_model_id(model_id), endpoint_region, "us-east-1") == expected
 
 
 def test_region_mismatch_china_suggestion() -> None:

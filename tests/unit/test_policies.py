@@ -107,17 +107,42 @@ def test_permission_policy_foundation_model_arn() -> None:
 
 
 def test_permission_policy_system_profile() -> None:
+    # AWS's shape for a geographic profile: the profile in the source region, and the model in
+    # every region the profile routes to, only through the profile.
     policy = permission_policy(parse_model_id(f"us.{SONNET}"), "us-east-1")
-    assert _resources(policy, 0) == [
-        f"arn:aws:bedrock:us-east-1:{PLACEHOLDER_ACCOUNT_ID}:inference-profile/us.{SONNET}"
-    ]
-    assert _resources(policy, 1) == [
-        f"arn:aws:bedrock:{r}::foundation-model/{SONNET}"
-        for r in ("us-east-1", "us-east-2", "us-west-2")
+    profile = f"arn:aws:bedrock:us-east-1:{PLACEHOLDER_ACCOUNT_ID}:inference-profile/us.{SONNET}"
+    assert policy["Statement"] == [
+        {
+            "Sid": "GrantGeoCrisInferenceProfileAccess",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": [profile],
+        },
+        {
+            "Sid": "GrantGeoCrisModelAccess",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": [
+                f"arn:aws:bedrock:{r}::foundation-model/{SONNET}"
+                for r in ("us-east-1", "us-east-2", "us-west-2")
+            ],
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
+        },
     ]
     sids = [s["Sid"] for s in policy["Statement"]]
-    assert len(set(sids)) == 2
     assert all(re.fullmatch(r"[A-Za-z0-9]{1,40}", sid) for sid in sids)
+
+
+def test_permission_policy_system_profile_in_the_roles_account() -> None:
+    policy = permission_policy(parse_model_id(f"eu.{HAIKU}"), "eu-west-3", account=ACCOUNT)
+    profile = f"arn:aws:bedrock:eu-west-3:{ACCOUNT}:inference-profile/eu.{HAIKU}"
+    assert _resources(policy, 0) == [profile]
+    assert policy["Statement"][1]["Condition"] == {
+        "StringEquals": {"bedrock:InferenceProfileArn": profile}
+    }
+    assert _resources(policy, 1) == [
+        f"arn:aws:bedrock:{r}::foundation-model/{HAIKU}" for r in profile_regions("eu")
+    ]
 
 
 def test_permission_policy_system_profile_source_region_outside_list() -> None:
@@ -126,11 +151,49 @@ def test_permission_policy_system_profile_source_region_outside_list() -> None:
 
 
 def test_permission_policy_global_profile() -> None:
-    policy = permission_policy(parse_model_id(f"global.{HAIKU}"), "eu-west-1")
-    assert _resources(policy, 0) == [
-        f"arn:aws:bedrock:eu-west-1:<ACCOUNT_ID>:inference-profile/global.{HAIKU}"
+    # AWS's three statements for a global profile; the region-less model ARN is what a call
+    # routed to any commercial region is authorized against (aws:RequestedRegion unspecified).
+    policy = permission_policy(
+        parse_model_id(f"global.{HAIKU}"), "eu-west-1", streaming=True, account=ACCOUNT
+    )
+    profile = f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/global.{HAIKU}"
+    both = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    via = {"bedrock:InferenceProfileArn": profile}
+    assert policy["Statement"] == [
+        {
+            "Sid": "GrantGlobalCrisProfileAccess",
+            "Effect": "Allow",
+            "Action": both,
+            "Resource": [profile],
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+        },
+        {
+            "Sid": "GrantGlobalCrisSourceModelAccess",
+            "Effect": "Allow",
+            "Action": both,
+            "Resource": [f"arn:aws:bedrock:eu-west-1::foundation-model/{HAIKU}"],
+            "Condition": {"StringEquals": {**via, "aws:RequestedRegion": "eu-west-1"}},
+        },
+        {
+            "Sid": "GrantGlobalCrisGlobalModelAccess",
+            "Effect": "Allow",
+            "Action": both,
+            "Resource": [f"arn:aws:bedrock:::foundation-model/{HAIKU}"],
+            "Condition": {"StringEquals": {**via, "aws:RequestedRegion": "unspecified"}},
+        },
     ]
-    assert _resources(policy, 1) == [f"arn:aws:bedrock:*::foundation-model/{HAIKU}"]
+
+
+def test_permission_policy_global_profile_region_unknown() -> None:
+    policy = permission_policy(parse_model_id(f"global.{HAIKU}"), None)
+    profile = f"arn:aws:bedrock:*:<ACCOUNT_ID>:inference-profile/global.{HAIKU}"
+    assert _resources(policy, 0) == [profile]
+    assert "Condition" not in policy["Statement"][0]
+    # A wildcard region: the profile is matched with ArnLike.
+    assert policy["Statement"][1]["Condition"] == {
+        "ArnLike": {"bedrock:InferenceProfileArn": profile}
+    }
+    assert _resources(policy, 2) == [f"arn:aws:bedrock:::foundation-model/{HAIKU}"]
 
 
 def test_permission_policy_us_gov_profile_without_region() -> None:
@@ -144,7 +207,8 @@ def test_permission_policy_us_gov_profile_without_region() -> None:
 
 def test_permission_policy_inference_profile_arn() -> None:
     arn = f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{HAIKU}"
-    policy = permission_policy(parse_model_id(arn), None)
+    # The ARN's own account wins over the role's.
+    policy = permission_policy(parse_model_id(arn), None, account="999999999999")
     assert _resources(policy, 0) == [arn]
     assert _resources(policy, 1) == [
         f"arn:aws:bedrock:{r}::foundation-model/{HAIKU}" for r in profile_regions("eu")
