@@ -14,6 +14,7 @@ class Context:
     external_id: str
     sts_endpoint: str
     endpoint: str
+    profile: bool = False  # the model is called through a cross-region inference profile
 
 
 # Read by whoever ran the test in a browser: no setting's name, which only the operator can change.
@@ -63,11 +64,25 @@ def for_invoke(code: str, message: str, ctx: Context) -> str:
             "profile and on the foundation models it routes to."
         )
     if code == "AccessDeniedException":
-        return (
+        hint = (
             "The role was assumed, but it may not invoke this model. Attach the permission policy "
             "from step 1 (bedrock:InvokeModel on the Amazon Bedrock ARN) to the role, and make "
             "sure model access for this model is granted in the Bedrock console of the "
             "endpoint's region."
+        )
+        if ctx.profile:
+            hint += (
+                " An inference profile needs the profile and the foundation model in every "
+                "region it routes to (a global profile: the region-less model ARN too), as "
+                "step 1's policy lists them; the resource named in the error is the one missing."
+            )
+        return hint
+    if code == "ValidationException" and "model identifier is invalid" in lower:
+        return (
+            "Bedrock does not know this model ID in the Endpoint's region. A geographic "
+            "inference profile (us., eu., apac.…) is called from a region of its geography, "
+            "an ARN from its own region: check the Endpoint's region against the Amazon "
+            "Bedrock ARN."
         )
     if code == "ResourceNotFoundException":
         return (

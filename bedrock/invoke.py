@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from bedrock import client, families, hints, observe, rules
+from bedrock import arns, client, families, hints, observe, rules
 from bedrock.values import InvalidValue
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,15 @@ def _hint_context(config: Configuration) -> hints.Context:
         external_id=config.external_id,
         sts_endpoint=config.sts_endpoint,
         endpoint=config.endpoint,
+        profile=_is_profile(config.model_id),
     )
+
+
+def _is_profile(model_id: str) -> bool:
+    try:
+        return arns.parse_model_id(model_id).is_profile
+    except InvalidValue:
+        return False
 
 
 def _credentials(config: Configuration, assumed: client.Assumed) -> Credentials:

@@ -11,6 +11,7 @@ from tests.browser.conftest import sign_in
 from tests.conftest import SANDBOX_URL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PROFILE_ID = f"us.{DEMO_MODEL_ID}"
 
 
 def fill_step_2(page, external_id=DEMO_EXTERNAL_ID):
@@ -28,6 +29,19 @@ def test_it_tests_saves_and_verifies(page, alice, sandbox, celery_worker):
     page.goto("/integrations/new/")
     expect(page.get_by_text("Gather required information")).to_be_visible()
     fill_step_2(page)
+    # A cross-region inference profile: step 1 shows what the role needs for it.
+    page.get_by_label("Amazon Bedrock ARN").fill(PROFILE_ID)
+    page.get_by_label("Amazon Bedrock ARN").press("Tab")
+    policy = page.locator("#permission-policy")
+    expect(policy).to_contain_text(
+        f"arn:aws:bedrock:us-east-1:111122223333:inference-profile/{PROFILE_ID}"
+    )
+    expect(policy).to_contain_text(f"arn:aws:bedrock:us-west-2::foundation-model/{DEMO_MODEL_ID}")
+    expect(policy).to_contain_text("bedrock:InferenceProfileArn")
+    expect(page.locator("#model-summary")).to_contain_text(
+        "us. geography cross-region inference profile"
+    )
+    expect(page.locator("#model-summary")).to_contain_text("Anthropic Claude (Messages)")
     save = page.get_by_role("button", name="Save")
     expect(save).to_be_disabled()
 
@@ -49,6 +63,7 @@ def test_it_tests_saves_and_verifies(page, alice, sandbox, celery_worker):
     expect(page.locator(".page-head .badge")).to_have_text("Verified")
     integration = BedrockModel.objects.get()
     assert integration.sts_endpoint == SANDBOX_URL  # the pasted ?Action=AssumeRole was normalised
+    assert integration.model_id == PROFILE_ID
     assert page.csp_violations == []
 
 

@@ -13,18 +13,24 @@ from tests.conftest import SANDBOX_URL
 
 
 def make_integration(
-    provider="Bedrock Anthropic", name="Haiku", headers=(), tested=True
+    provider="Bedrock Anthropic",
+    name="Haiku",
+    headers=(),
+    tested=True,
+    model_id=DEMO_MODEL_ID,
+    role_arn=DEMO_ROLE_ARN,
+    external_id=DEMO_EXTERNAL_ID,
 ) -> BedrockModel:
     config = Configuration(
-        role_arn=DEMO_ROLE_ARN,
+        role_arn=role_arn,
         sts_endpoint=SANDBOX_URL,
-        external_id=DEMO_EXTERNAL_ID,
-        model_id=DEMO_MODEL_ID,
+        external_id=external_id,
+        model_id=model_id,
         endpoint=SANDBOX_URL,
         headers=tuple(headers),
         request_json=families.default_request_json(families.FAMILIES["anthropic"]),
     )
-    p, _ = Provider.objects.get_or_create(name=provider, defaults={"external_id": DEMO_EXTERNAL_ID})
+    p, _ = Provider.objects.get_or_create(name=provider, defaults={"external_id": external_id})
     integration = BedrockModel(provider=p, name=name)
     integration.apply(config)
     integration.save()

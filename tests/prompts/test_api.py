@@ -6,6 +6,7 @@ import pytest
 
 from prompts_library import services
 from prompts_library.models import ApiToken, Feature
+from tests.integrations.fixtures import make_integration
 from tests.prompts.fixtures import make_prompt
 
 QUESTION = 'Is "this" a \\ test?\nYes {{ok}} 🎉'
@@ -56,6 +57,26 @@ class TestSuccess:
     def test_the_prompt_id_works_as_well_as_the_slug(self, client, sandbox, prompt, token):
         r = invoke(client, prompt.pk, {"question": "q", "max_tokens": 5}, token)
         assert r.status_code == 200
+
+    @pytest.mark.parametrize(
+        "model_id",
+        [
+            "us.anthropic.claude-3-haiku-20240307-v1:0",
+            "global.anthropic.claude-3-haiku-20240307-v1:0",
+            "arn:aws:bedrock:us-east-1:111122223333:inference-profile/"
+            "us.anthropic.claude-3-haiku-20240307-v1:0",
+        ],
+    )
+    def test_a_prompt_on_an_inference_profile_integration(
+        self, client, sandbox, alice, token, model_id
+    ):
+        integration = make_integration(name="Haiku cross-region", model_id=model_id)
+        prompt = make_prompt(alice, name="Cross-region", integration=integration)
+        r = invoke(client, prompt.slug, {"question": "Where?", "max_tokens": 20}, token)
+        assert r.status_code == 200, r.content
+        assert r.json()["text"].startswith("Hello from the Bedrock sandbox. You said: Where?")
+        assert r.json()["usage"]["output_tokens"] > 0
+        assert sandbox.state.requests()[-1]["model_id"] == model_id
 
     def test_it_serves_the_published_version_not_the_latest(
         self, client, sandbox, prompt, token, alice
