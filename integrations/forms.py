@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -13,6 +14,25 @@ from bedrock import arns, endpoints, invoke, policies, rules
 from bedrock.values import InvalidValue
 from config import params
 from integrations.models import REQUEST_FORMATS, BedrockModel, Configuration, Header, Provider
+from usage import prices
+
+# Prices are saved with the integration but are no part of what a Test proves: not in the
+# configuration, nor in the fingerprint that gates Save.
+PRICE_FIELDS = ("price_input_per_1k", "price_output_per_1k")
+MAX_PRICE_PER_1K = Decimal("1000")
+
+
+def _price_field(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        max_digits=12,
+        decimal_places=6,
+        min_value=Decimal(0),
+        max_value=MAX_PRICE_PER_1K,
+        required=False,
+        help_text=f"Prefilled with the model's list price as of {prices.LIST_PRICES_AS_OF} where "
+        "known; empty: the list price. Used to estimate the cost of calls, not tested.",
+    )
 
 
 @dataclass
@@ -78,6 +98,8 @@ class IntegrationForm(forms.Form):
         help_text="The complete JSON body sent to InvokeModel, or the Converse request "
         "(messages, system, inferenceConfig...).",
     )
+    price_input_per_1k = _price_field("Price per 1K input tokens (USD)")
+    price_output_per_1k = _price_field("Price per 1K output tokens (USD)")
 
     def __init__(
         self,
@@ -98,6 +120,9 @@ class IntegrationForm(forms.Form):
                 "endpoint": instance.endpoint,
                 "request_json": instance.request_json,
                 "request_format": instance.request_format,
+                **listed_prices(
+                    instance.model_id, instance.price_input_per_1k, instance.price_output_per_1k
+                ),
             }
         super().__init__(data, initial=initial)
         self.header_rows = self._header_rows(data)
@@ -237,6 +262,13 @@ class IntegrationForm(forms.Form):
                 self.add_error("model_name", f"{provider} already has a model named {name}.")
         return data
 
+    def errors_besides_prices(self) -> bool:
+        """Whether a field a Test needs has an error (a bad price does not stop a Test)."""
+        return self.is_bound and bool(set(self.errors) - set(PRICE_FIELDS))
+
+    def prices(self) -> dict[str, Decimal | None]:
+        return {name: self.cleaned_data.get(name) for name in PRICE_FIELDS}
+
     def configuration(self) -> Configuration:
         d = self.cleaned_data
         return Configuration(
@@ -249,6 +281,48 @@ class IntegrationForm(forms.Form):
             request_json=d["request_json"],
             request_format=d["request_format"],
         )
+
+
+def listed_prices(
+    model_id: str, input_per_1k: Decimal | None = None, output_per_1k: Decimal | None = None
+) -> dict[str, Decimal | None]:
+    """The price fields' values: the integration's own prices, else its model's list price."""
+    listed = prices.list_price(model_id)
+    return {
+        "price_input_per_1k": input_per_1k
+        if input_per_1k is not None
+        else (listed.input_per_1k if listed else None),
+        "price_output_per_1k": output_per_1k
+        if output_per_1k is not None
+        else (listed.output_per_1k if listed else None),
+    }
+
+
+def price_suggestions(model_id: str, data: QueryDict) -> dict[str, str]:
+    """The model's list prices for the price fields that are empty or still hold a list price
+    (an earlier suggestion): a price the admin set is never replaced."""
+    listed = prices.list_price(model_id)
+    if listed is None:
+        return {}
+    known = {Decimal(price) for pair in prices.LIST_PRICES.values() for price in pair}
+    suggestions = {}
+    for name, price in (
+        ("price_input_per_1k", listed.input_per_1k),
+        ("price_output_per_1k", listed.output_per_1k),
+    ):
+        text = data.get(name, "").strip()
+        current = _decimal(text)
+        if not text or (current in known and current != price):
+            suggestions[name] = str(price)
+    return suggestions
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text.strip()[:40])
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() else None
 
 
 def _extra() -> list[str]:

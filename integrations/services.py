@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -14,6 +16,7 @@ from bedrock import client, invoke, observe, policies
 from config import live
 from integrations import runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
+from usage import prices as usage_prices
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +270,10 @@ def save_integration(
     config: Configuration,
     integration: BedrockModel | None = None,
     require_test: bool = True,
+    prices: Mapping[str, Decimal | None] | None = None,
 ) -> BedrockModel:
+    """Save the tested configuration; ``prices`` (the form's price fields, not tested, not in
+    the fingerprint) are saved with it, in the same audit event."""
     fingerprint = config.fingerprint()
     with transaction.atomic():
         test = latest_test_of(fingerprint, integration)
@@ -282,6 +288,8 @@ def save_integration(
         obj.provider = provider
         obj.name = model_name
         obj.apply(config)
+        if prices is not None:
+            _set_prices(obj, prices)
         if test is not None:
             obj.last_test = test
             if test.succeeded:
@@ -294,6 +302,13 @@ def save_integration(
                 integration=obj
             )
     return obj
+
+
+def _set_prices(obj: BedrockModel, submitted: Mapping[str, Decimal | None]) -> None:
+    for name, output in (("price_input_per_1k", False), ("price_output_per_1k", True)):
+        value = usage_prices.to_store(obj.model_id, getattr(obj, name), submitted.get(name), output)
+        setattr(obj, name, value)
+    transaction.on_commit(usage_prices.forget)
 
 
 def _api_serving_changed() -> None:

@@ -20,7 +20,7 @@ from bedrock.regions import partition_for_region
 from bedrock.values import InvalidValue
 from config import live, params
 from integrations import paging, services
-from integrations.forms import IntegrationForm, provider_external_id
+from integrations.forms import IntegrationForm, price_suggestions, provider_external_id
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
 
@@ -179,6 +179,7 @@ def _save(request: HttpRequest, integration: BedrockModel | None) -> HttpRespons
             model_name=form.cleaned_data["model_name"],
             config=form.configuration(),
             integration=integration,
+            prices=form.prices(),
         )
     except services.NotTested:
         form.add_error(
@@ -199,7 +200,8 @@ def test(request: HttpRequest) -> HttpResponse:
         integration = get_object_or_404(BedrockModel, pk=integration_id)
     form = IntegrationForm(request.POST, instance=integration)
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
-    if form.is_valid():
+    # A bad price shows beside its field, but prices are not tested: the Test runs.
+    if form.is_valid() or not form.errors_besides_prices():
         try:
             context["test"] = services.start_test(
                 form.configuration(),
@@ -359,6 +361,8 @@ def assist(request: HttpRequest) -> HttpResponse:
     suggestion = _request_suggestion(data, families.detect_family(model) if model else None)
     if suggestion is not None:
         suggestions["request_json"] = suggestion
+    if model is not None:
+        suggestions.update(price_suggestions(model.model_id, data))
     form = IntegrationForm(data)
     form.is_bound = True
     context = {"suggestions": suggestions, "form": form, **_step1_context(form)}

@@ -10,6 +10,7 @@ from bedrock.values import InvalidValue
 from integrations.models import BedrockModel
 from prompts_library import rendering, services, tokens
 from prompts_library.models import Feature, Prompt, PromptVersion
+from usage.forms import LimitsForm
 
 
 def _jmespath(value: str, label: str) -> str:
@@ -124,7 +125,7 @@ class PromptForm(forms.Form):
         )
 
 
-class TokenForm(forms.Form):
+class TokenForm(LimitsForm):  # its limits: usage.forms.LimitsForm
     name = forms.CharField(label="Name", max_length=100)
     all_prompts = forms.BooleanField(
         label="All prompts",

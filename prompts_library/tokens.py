@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit import recorder
 from prompts_library import apicache
 from prompts_library.models import ApiToken, Feature, Prompt
+from usage import limits as token_limits
 
 # The many-to-many fields that limit what a token may call.
 SCOPE = ("prompts", "features")
@@ -30,9 +31,11 @@ def issue_token(
     features: Iterable[Feature] = (),
     *,
     all_prompts: bool = False,
+    limits: Mapping[str, Any] | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token for every prompt, or limited to these prompts and features, and its
-    plaintext, which is shown once and never stored."""
+    plaintext, which is shown once and never stored. ``limits`` (usage.limits.FIELDS; None or
+    empty values: no limit) are set in the same transaction, audited as any limit change."""
     prompts, features = list(prompts), list(features)
     if all_prompts and (prompts or features):
         raise ScopeError(BOTH)
@@ -43,6 +46,8 @@ def issue_token(
         token.prompts.set(prompts)
         token.features.set(features)
         recorder.record_create(token, links=SCOPE)
+        if limits and any(value is not None for value in limits.values()):
+            token_limits.do_set_limits(token, **limits, user=user)
     return token, plaintext
 
 

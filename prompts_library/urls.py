@@ -14,6 +14,7 @@ urlpatterns = [
     path("prompts/export/", views.export, name="export"),
     path("prompts/import/", views.import_view, name="import"),
     path("prompts/tokens/", views.tokens, name="tokens"),
+    path("prompts/tokens/<int:pk>/", views.edit_token, name="edit_token"),
     path("prompts/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
     path("prompts/tests/<int:pk>/", views.test_status, name="test_status"),
     path("prompts/tests/<int:pk>/events/", views.test_events, name="test_events"),

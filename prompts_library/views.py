@@ -25,6 +25,9 @@ from prompts_library import export_file, import_check, rendering, services, tran
 from prompts_library import tokens as api_tokens
 from prompts_library.forms import PromptForm, TokenForm
 from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
+from usage import limits as token_limits
+from usage.forms import LimitsForm
+from usage.models import TokenLimits
 
 _GREETING = re.compile(r"\bHi\b")
 
@@ -498,6 +501,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             form.cleaned_data["prompts"],
             form.cleaned_data["features"],
             all_prompts=form.cleaned_data["all_prompts"],
+            limits=form.limits(),
         )
         form = TokenForm()
     rows = ApiToken.objects.select_related("created_by").prefetch_related("prompts", "features")
@@ -508,6 +512,27 @@ def tokens(request: HttpRequest) -> HttpResponse:
         # The page holds a bearer token: no browser or proxy cache may keep it.
         add_never_cache_headers(response)
     return response
+
+
+@roles.require(roles.MANAGE_TOKENS)
+def edit_token(request: HttpRequest, pk: int) -> HttpResponse:
+    """The token's form: its limits (its secret is never shown again; its scope is fixed)."""
+    token = get_object_or_404(ApiToken, pk=pk)
+    current = TokenLimits.objects.filter(token=token).first()
+    initial = {name: getattr(current, name) for name in token_limits.FIELDS} if current else {}
+    form = LimitsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changed = token_limits.do_set_limits(token, **form.limits(), user=request.user)
+        messages.success(request, "Limits saved." if changed else "Nothing changed.")
+        return redirect("prompts_library:edit_token", pk=token.pk)
+    context = {
+        "token": token,
+        "form": form,
+        "limits": current,
+        "use": token_limits.current_use(token.pk),
+    }
+    status = 400 if form.is_bound else 200
+    return render(request, "prompts_library/token_form.html", context, status=status)
 
 
 @roles.require(roles.MANAGE_TOKENS)

@@ -68,6 +68,19 @@ def list_price(model_id: str) -> Price | None:
     return Price(Decimal(inp), Decimal(out), listed=True)
 
 
+def to_store(
+    model_id: str, current: Decimal | None, submitted: Decimal | None, output: bool
+) -> Decimal | None:
+    """What to store for a price submitted on the integration's form: an integration that
+    follows the list price (None) keeps following it when the form sends that list price back
+    (the field is prefilled with it), so a later table follows too."""
+    listed = list_price(model_id)
+    if current is None and listed is not None and submitted is not None:
+        follows = submitted == (listed.output_per_1k if output else listed.input_per_1k)
+        return None if follows else submitted
+    return submitted
+
+
 def effective(
     model_id: str, input_per_1k: Decimal | None, output_per_1k: Decimal | None
 ) -> Price | None:

@@ -21,7 +21,7 @@ from config.params import parse_id
 from integrations.models import BedrockModel
 from prompts_library.models import ApiToken, Prompt, PromptVersion
 from usage import charts, limits, names, prices, services, stats
-from usage.forms import BodyKeepingForm, LimitsForm, PricesForm
+from usage.forms import BodyKeepingForm
 from usage.models import BodyKeeping, CallRecord
 
 VIEW_USAGE = roles.VIEW_USAGE
@@ -108,28 +108,14 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _overview(request, {})
 
 
-@roles.require(VIEW_USAGE, post=(roles.CHANGE_INTEGRATION,))
+@roles.require(VIEW_USAGE)
+@require_GET
 def integration(request: HttpRequest, pk: int) -> HttpResponse:
+    """An integration's usage and the prices its cost is estimated at (set on its form)."""
     obj = get_object_or_404(BedrockModel.objects.select_related("provider"), pk=pk)
-    listed = prices.list_price(obj.model_id)
-    form = PricesForm(
-        request.POST or None,
-        initial={
-            "price_input_per_1k": obj.price_input_per_1k
-            if obj.price_input_per_1k is not None
-            else (listed.input_per_1k if listed else None),
-            "price_output_per_1k": obj.price_output_per_1k
-            if obj.price_output_per_1k is not None
-            else (listed.output_per_1k if listed else None),
-        },
-    )
-    if request.method == "POST" and form.is_valid():
-        services.do_set_prices(obj, **form.cleaned_data)
-        messages.success(request, "Prices saved.")
-        return redirect(request.get_full_path())
     extra = {
-        "prices_form": form,
-        "listed": listed,
+        "integration_page": True,
+        "listed": prices.list_price(obj.model_id),
         "list_prices_as_of": prices.LIST_PRICES_AS_OF,
         "price": prices.effective(obj.model_id, obj.price_input_per_1k, obj.price_output_per_1k),
     }
@@ -154,20 +140,13 @@ def prompt(request: HttpRequest, pk: int) -> HttpResponse:
     return _overview(request, {"prompt_id": obj.pk}, obj, extra)
 
 
-@roles.require(VIEW_USAGE, post=(roles.MANAGE_TOKENS,))
+@roles.require(VIEW_USAGE)
+@require_GET
 def token(request: HttpRequest, pk: int) -> HttpResponse:
+    """A token's usage and its use against its limits (set on the token's own form)."""
     obj = get_object_or_404(ApiToken, pk=pk)
     current = limits.TokenLimits.objects.filter(token=obj).first()
-    form = LimitsForm(
-        request.POST or None,
-        initial={name: getattr(current, name) for name in limits.FIELDS} if current else {},
-    )
-    if request.method == "POST" and form.is_valid():
-        changed = limits.do_set_limits(obj, **form.cleaned_data, user=request.user)
-        messages.success(request, "Limits saved." if changed else "Nothing changed.")
-        return redirect(request.get_full_path())
-    use = limits.current_use(obj.pk)
-    extra = {"limits_form": form, "limits": current, "use": use}
+    extra = {"token_page": True, "limits": current, "use": limits.current_use(obj.pk)}
     return _overview(request, {"token_id": obj.pk}, obj, extra)
 
 

@@ -50,15 +50,19 @@ def test_each_usage_page_shows_its_charts(page, alice):
 
     page.get_by_role("link", name=str(prompt.integration)).first.click()
     sees_charts(4)
+    # Prices are set on the integration's form, prefilled from the dated list.
+    page.get_by_role("link", name="Edit prices").click()
     expect(page.get_by_label("Price per 1K input tokens (USD)")).to_have_value("0.00025")
-    page.go_back()
+    page.goto("/usage/")
     page.get_by_role("link", name="Co-pilot backend").first.click()
     sees_charts(4)
+    # Limits are set on the token's own form, which shows its use against them.
+    page.get_by_role("link", name="Edit limits").click()
     page.get_by_label("Requests per minute").fill("100")
-    page.get_by_role("button", name="Save limits").click()
+    page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Limits saved.")).to_be_visible()
-    page.go_back()
-    page.go_back()
+    expect(page.locator("#token-use")).to_contain_text("100")
+    page.goto("/usage/")
     page.get_by_role("link", name="Co-pilot").first.click()
     sees_charts(4)
     page.go_back()
