@@ -81,3 +81,9 @@ def test_only_token_managers_open_it(client, django_user_model, token):
 
 def test_an_unknown_token_is_404(alice_client):
     assert alice_client.get("/prompts/tokens/999999/").status_code == 404
+
+
+def test_a_token_without_limits_shows_none_for_each(alice_client, alice):
+    row, _ = ApiToken.issue("open", alice, all_prompts=True)
+    page = alice_client.get(url(row)).text
+    assert page.count('<td class="num">none</td>') == 3
