@@ -7,6 +7,8 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from tests.integrations.fixtures import make_integration
+from tests.prompts.fixtures import make_prompt
 from tests.prompts.test_api import invoke, prompt, token  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,6 +53,18 @@ def test_it_streams_the_same_text_as_the_plain_call(live_server, client, sandbox
     assert got[-1][2] - got[0][2] > 0.5
     operations = [r["operation"] for r in sandbox.state.requests()]
     assert operations[-1] == "InvokeModelWithResponseStream"
+
+
+def test_it_streams_through_a_global_inference_profile(live_server, sandbox, alice, token):  # noqa: F811
+    model_id = "global.anthropic.claude-3-haiku-20240307-v1:0"
+    integration = make_integration(name="Haiku global", model_id=model_id)
+    profiled = make_prompt(alice, name="Global", integration=integration)
+    got = stream(live_server, profiled.slug, token, BODY)
+    assert got[-1][0] == "done"
+    text = "".join(data["text"] for name, data, _ in got if name == "text")
+    assert text.startswith("Hello from the Bedrock sandbox. You said: Stream it")
+    [call] = sandbox.state.requests()
+    assert (call["operation"], call["model_id"]) == ("InvokeModelWithResponseStream", model_id)
 
 
 def test_a_stream_broken_mid_way_ends_with_an_error_event(live_server, sandbox, prompt, token):  # noqa: F811
