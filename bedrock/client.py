@@ -44,6 +44,20 @@ THROTTLING_CODES = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "ModelNotReadyException"}
 )
 EXPIRED_TOKEN_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
+# Access denied, by STS or Bedrock: a configuration to fix, not an outage to step around.
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "NoPlatformCredentials",
+        "RegionDisabledException",
+        *EXPIRED_TOKEN_CODES,
+    }
+)
 
 
 class AwsCallFailed(Exception):

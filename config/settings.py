@@ -347,6 +347,11 @@ CONNECTION_TEST_QUEUE_DEADLINE = env.int("CONNECTION_TEST_QUEUE_DEADLINE", defau
 RAW_RESPONSE_LIMIT = env.int("RAW_RESPONSE_LIMIT", default=64 * 1024)
 # How long the Invoke API waits for the model before answering upstream_timeout.
 PROMPTS_INVOKE_TIMEOUT = env.float("PROMPTS_INVOKE_TIMEOUT", default=30.0)
+# Fallbacks (bedrock.fallbacks, integrations.cooldown): an integration that failed this many
+# times in a row (throttled, timed out, server errors) is skipped for this many seconds, in every
+# process; an answer or a successful health canary takes it back early.
+FALLBACK_FAILURES_BEFORE_COOLDOWN = _number("FALLBACK_FAILURES_BEFORE_COOLDOWN", int, 3)
+FALLBACK_COOLDOWN_SECONDS = _number("FALLBACK_COOLDOWN_SECONDS", float, 60.0)
 # The Invoke API keeps tokens and published prompts in process memory this long. A change made
 # in this process (revoke, publish, edit) takes effect at once; other processes see it within
 # this many seconds. 0 turns the cache off.

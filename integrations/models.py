@@ -197,6 +197,31 @@ class BedrockModel(HoldsConfiguration, models.Model):
         )
 
 
+class IntegrationFallback(models.Model):
+    """One step of an integration's fallback chain: tried, in `position` order, when the
+    integration (and the steps before) are throttled, time out or fail with a server error."""
+
+    integration = models.ForeignKey(BedrockModel, models.CASCADE, related_name="fallback_links")
+    fallback = models.ForeignKey(BedrockModel, models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["integration", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                "integration", "position", name="integration_fallback_position_unique"
+            ),
+            models.UniqueConstraint("integration", "fallback", name="integration_fallback_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(integration=models.F("fallback")),
+                name="integration_fallback_not_self",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration} → {self.fallback} (#{self.position})"
+
+
 _ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/(.+)")
 
 

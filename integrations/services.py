@@ -14,7 +14,7 @@ from django.db.models import Q
 from audit import recorder
 from bedrock import client, invoke, observe, policies
 from config import live
-from integrations import runs
+from integrations import cooldown, fallbacks, runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
 from usage import prices as usage_prices
 
@@ -25,6 +25,11 @@ Step = ConnectionTest.Step
 
 
 QueueUnavailable = runs.QueueUnavailable
+
+# The one way to call an integration that may fall back (the Invoke API, chat completions):
+# serve(integration, request, options, context, chain=None) -> Served(result, served_by, attempts).
+serve = fallbacks.serve
+Served = fallbacks.Served
 
 # A streamed test's text reaches its row (and the page) at most this often.
 STREAM_PUBLISH_SECONDS = 0.05
@@ -197,10 +202,14 @@ def _finish(test_id: int, status: str, **fields: Any) -> bool:
         ended = runs.finish(ConnectionTest, test_id, status, **fields)
         if ended:
             test = ConnectionTest.objects.only(
-                "integration_id", "error_code", "error_message", "finished"
+                "integration_id", "kind", "error_code", "error_message", "finished"
             ).get(pk=test_id)
             if test.integration_id is not None:
                 _note_on_integration(test.integration_id, test, status)
+    canary = ended and test.kind == ConnectionTest.Kind.CANARY
+    if canary and status == Status.SUCCEEDED and test.integration_id is not None:
+        # It answers again: calls need not wait for its cooldown to end.
+        cooldown.reset(test.integration_id)
     return ended
 
 

@@ -27,6 +27,8 @@ from usage import limits
 # last_used_at is written at most this often per token, not on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_BODY_BYTES = rules.MAX_REQUEST_BYTES
+# The integration that answered (a fallback when the prompt's own was throttled or down).
+SERVED_BY = "X-Served-By"
 
 
 def error(code: str, message: str, status: int, retry_after: int | None = None) -> JsonResponse:
@@ -113,8 +115,8 @@ def _streamed(call: services.PreparedCall) -> StreamingHttpResponse:
                 piece := await asyncio.wait_for(pieces.get(), deadline - loop.time())
             ) is not None:
                 yield live.sse("text", json.dumps({"text": piece}))
-            result, calls = future.result()
-            answer = await sync_to_async(call.finish)(result, calls)
+            served, calls = future.result()
+            answer = await sync_to_async(call.finish)(served, calls)
         except TimeoutError:
             future.cancel()
             failed = await sync_to_async(call.timed_out)()
@@ -134,7 +136,14 @@ def _streamed(call: services.PreparedCall) -> StreamingHttpResponse:
 
 
 def _error_data(e: services.InvokeError) -> str:
-    return json.dumps({"error": {"code": e.code, "message": e.message}})
+    return json.dumps(_error_body(e))
+
+
+def _error_body(e: services.InvokeError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": {"code": e.code, "message": e.message}}
+    if e.attempts is not None:
+        body["attempts"] = e.attempts
+    return body
 
 
 def _answer(result: services.InvokeResult) -> dict[str, Any]:
@@ -144,7 +153,14 @@ def _answer(result: services.InvokeResult) -> dict[str, Any]:
         "latency_ms": result.latency_ms,
         "prompt_version": result.version,
         "request_id": result.request_id,
+        "served_by": result.served_by,
+        "attempts": list(result.attempts),
     }
+
+
+def _served(response: HttpResponse, result: services.InvokeResult) -> HttpResponse:
+    response[SERVED_BY] = result.served_by
+    return response
 
 
 @csrf_exempt
@@ -203,5 +219,8 @@ def invoke(request: HttpRequest, ref: str) -> HttpResponse:
         code = e.code if e.code in ("missing_variable", "unknown_variable") else "validation_error"
         return error(code, e.message, 400)
     except services.InvokeError as e:
-        return error(e.code, e.message, e.status, e.retry_after)
-    return verdict.headers(JsonResponse(_answer(result)))
+        response = JsonResponse(_error_body(e), status=e.status)
+        if e.retry_after is not None:
+            response["Retry-After"] = str(e.retry_after)
+        return response
+    return verdict.headers(_served(JsonResponse(_answer(result)), result))

@@ -104,7 +104,11 @@ SLUG_MAX_LENGTH = Prompt._meta.get_field("slug").max_length or 0
 
 
 def _lookup(ref: str) -> Prompt | None:
-    qs = Prompt.objects.select_related("integration", "published_version", "feature")
+    qs = Prompt.objects.select_related(
+        "integration", "published_version", "feature"
+    ).prefetch_related(  # the fallback chains (prompts_library.fallbacks.chain_for)
+        "fallback_links__fallback__provider", "integration__fallback_links__fallback__provider"
+    )
     if ref.isascii() and ref.isdigit():
         pk = int(ref)
         return qs.filter(pk=pk).first() if 0 < pk <= MAX_PK else None

@@ -49,6 +49,25 @@ class Prompt(models.Model):
         return reverse("prompts_library:detail", args=[self.pk])
 
 
+class PromptFallback(models.Model):
+    """One step of a prompt's own fallback chain. A prompt with a chain of its own uses it in
+    place of its integration's; a prompt without one uses its integration's."""
+
+    prompt = models.ForeignKey(Prompt, models.CASCADE, related_name="fallback_links")
+    fallback = models.ForeignKey("integrations.BedrockModel", models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["prompt", "position"]
+        constraints = [
+            models.UniqueConstraint("prompt", "position", name="prompt_fallback_position_unique"),
+            models.UniqueConstraint("prompt", "fallback", name="prompt_fallback_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt} → {self.fallback} (#{self.position})"
+
+
 class VersionImmutable(Exception):
     pass
 

@@ -18,9 +18,10 @@ from django.utils.text import slugify
 
 from audit import recorder
 from bedrock import client, families, invoke, observe, policies
-from integrations import runs
+from integrations import fallbacks, runs
 from integrations.models import BedrockModel
 from prompts_library import apicache, rendering
+from prompts_library import fallbacks as prompt_fallbacks
 from prompts_library.models import Feature, Prompt, PromptTest, PromptVersion
 from usage import recording as usage_recording
 
@@ -381,27 +382,23 @@ def reap_stale_test(test_id: int) -> bool:
 
 
 class InvokeError(Exception):
-    def __init__(self, code: str, message: str, status: int, retry_after: int | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int,
+        retry_after: int | None = None,
+        attempts: list[dict[str, Any]] | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.attempts = attempts  # the integrations tried, when the call reached one
 
 
-ACCESS_DENIED = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "NoPlatformCredentials",
-        "RegionDisabledException",
-        *client.EXPIRED_TOKEN_CODES,
-    }
-)
+ACCESS_DENIED = client.ACCESS_DENIED_CODES
 THROTTLED = frozenset({*client.THROTTLING_CODES, "ServiceQuotaExceededException"})
 TIMED_OUT = frozenset(
     {"ConnectTimeout", "ReadTimeout", "ResponseTimeout", "ModelTimeoutException", "Timeout"}
@@ -430,12 +427,36 @@ class InvokeResult:
     latency_ms: int
     version: int
     request_id: str
+    served_by: str = ""  # the integration that answered (integrations.fallbacks.served_name)
+    attempts: tuple[dict[str, Any], ...] = ()
 
 
-def _held_call(*args: Any) -> tuple[invoke.Result, observe.Held]:
+def public_attempts(served: fallbacks.Served) -> list[dict[str, Any]]:
+    """Every integration tried, in order, as API callers may see it (no ARNs, no account)."""
+    return [
+        {
+            "integration": a.name,
+            "ok": a.ok,
+            "skipped": a.skipped,
+            "error_code": a.error_code or None,
+            "message": _public_message(a.error_code, a.message) if a.error_code else None,
+            "http_status": a.http_status,
+            "latency_ms": a.total_ms,
+        }
+        for a in served.attempts
+    ]
+
+
+def _held_serve(
+    integration: BedrockModel,
+    chain: tuple[BedrockModel, ...],
+    request: invoke.Request,
+    options: invoke.Options,
+    context: observe.CallContext,
+) -> tuple[fallbacks.Served, observe.Held]:
     with observe.held() as calls:
-        result = call_model(*args)
-    return result, calls
+        served = fallbacks.serve(integration, request, options, context, chain)
+    return served, calls
 
 
 @dataclass(frozen=True)
@@ -452,14 +473,18 @@ class PreparedCall:
     session: str
     context: observe.CallContext
     version: int
+    chain: tuple[BedrockModel, ...] = ()  # the fallbacks, in order
 
     def start(self, on_text: Callable[[str], None] | None = None) -> Future[Any]:
         """Start the call on the pool; with `on_text`, streamed, each piece handed on."""
         options = invoke.Options(
             session_name=self.session, deadline_s=settings.PROMPTS_INVOKE_TIMEOUT, on_text=on_text
         )
+        request = invoke.Request(
+            self.body, self.paths, format=self.integration.configuration().request_format
+        )
         return _pool.submit(
-            _held_call, self.integration, self.body, self.paths, options, self.context
+            _held_serve, self.integration, self.chain, request, options, self.context
         )
 
     def timed_out(self) -> InvokeError:
@@ -473,14 +498,18 @@ class PreparedCall:
             "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
         )
 
-    def finish(self, result: invoke.Result, calls: Any) -> InvokeResult:
-        """Record the call, then the answer, or raise InvokeError."""
+    def finish(self, served: fallbacks.Served, calls: Any) -> InvokeResult:
+        """Record the calls (one per attempt), then the answer, or raise InvokeError."""
         observe.deliver(calls)
+        result = served.result
         error = result.error
+        attempts = public_attempts(served)
         if error is not None:
             if error.step == invoke.EXTRACT:
-                raise InvokeError("upstream_error", error.message, 502)
-            raise upstream_error(error.code, _public_message(error.code, error.message))
+                raise InvokeError("upstream_error", error.message, 502, attempts=attempts)
+            failed = upstream_error(error.code, _public_message(error.code, error.message))
+            failed.attempts = attempts
+            raise failed
         return InvokeResult(
             text=result.text or "",
             input_tokens=result.usage.input_tokens,
@@ -488,6 +517,8 @@ class PreparedCall:
             latency_ms=(result.timings.sts_ms or 0) + (result.timings.model_ms or 0),
             version=self.version,
             request_id=result.request_id,
+            served_by=served.served_name,
+            attempts=tuple(attempts),
         )
 
 
@@ -510,6 +541,7 @@ def prepare_invoke(
             keep_bodies=usage_recording.keeping_days(prompt.pk) > 0,
         ),
         version=version.number,
+        chain=tuple(prompt_fallbacks.chain_for(prompt)),
     )
 
 
@@ -523,12 +555,12 @@ def invoke_prompt(
     call = prepare_invoke(prompt, version, values, token_id)
     future = call.start()
     try:
-        result, calls = future.result(timeout=settings.PROMPTS_INVOKE_TIMEOUT)
+        served, calls = future.result(timeout=settings.PROMPTS_INVOKE_TIMEOUT)
     except FutureTimeout:
         future.cancel()
         raise call.timed_out() from None
     # Recorded here, on the request's own thread and connection, before the answer is sent.
-    return call.finish(result, calls)
+    return call.finish(served, calls)
 
 
 _ARN = re.compile(r"arn:[\w-]+:[\w-]+:[\w-]*:\d*:\S+")

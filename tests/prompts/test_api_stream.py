@@ -46,7 +46,14 @@ def test_it_streams_the_same_text_as_the_plain_call(live_server, client, sandbox
     assert names[-1] == "done" and set(names[:-1]) == {"text"} and len(names) > 4
     assert "".join(data["text"] for name, data, _ in got if name == "text") == plain["text"]
     done = got[-1][1]
-    assert set(done) == {"usage", "latency_ms", "prompt_version", "request_id"}
+    assert set(done) == {
+        "usage",
+        "latency_ms",
+        "prompt_version",
+        "request_id",
+        "served_by",
+        "attempts",
+    }
     assert done["usage"] == plain["usage"] and done["prompt_version"] == 1
     assert done["request_id"] and isinstance(done["latency_ms"], int)
     # Not buffered: the first words arrive long before the answer ends.
