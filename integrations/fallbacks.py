@@ -18,8 +18,10 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from audit import recorder
@@ -111,14 +113,39 @@ def _api_serving_changed() -> None:
 
 @dataclass(frozen=True)
 class Member:
-    """A chain member as the pages show it: the integration and its cooldown state."""
+    """A chain member as the pages show it: its cooldown state, and why it is left out of
+    calls when it can no longer run the primary's requests (changed since it was chosen)."""
 
     integration: BedrockModel
     state: cooldown.State
+    left_out: str = ""
+
+    @property
+    def cooling_until(self) -> datetime | None:
+        until = self.state.cooling_until
+        return datetime.fromtimestamp(until, tz=UTC) if until is not None else None
 
 
-def states(chain: Sequence[BedrockModel]) -> list[Member]:
-    return [Member(m, cooldown.state_of(m.pk)) for m in chain]
+def states(primary: BedrockModel, chain: Sequence[BedrockModel]) -> list[Member]:
+    """The primary, then each member of its chain, with their states."""
+    fmt, model_id = primary.request_format, primary.model_id
+    return [Member(primary, cooldown.state_of(primary.pk))] + [
+        Member(m, cooldown.state_of(m.pk), fallbacks.incompatibility(fmt, model_id, m.model_id))
+        for m in chain
+    ]
+
+
+def page_context(
+    primary: BedrockModel, chain: list[BedrockModel], edit_url: str, inherited: bool = False
+) -> dict[str, Any]:
+    """What integrations/_chain.html shows: the chain, each member's state, the settings."""
+    return {
+        "chain": states(primary, chain),
+        "edit_url": edit_url,
+        "inherited": inherited,
+        "failures_before_cooldown": settings.FALLBACK_FAILURES_BEFORE_COOLDOWN,
+        "cooldown_seconds": f"{settings.FALLBACK_COOLDOWN_SECONDS:g}",
+    }
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from django.http import QueryDict
 from bedrock import arns, endpoints, invoke, policies, rules
 from bedrock.values import InvalidValue
 from config import params
+from integrations import fallbacks
 from integrations.models import REQUEST_FORMATS, BedrockModel, Configuration, Header, Provider
 from usage import prices
 
@@ -334,3 +335,44 @@ def _extra() -> list[str]:
 def provider_external_id(name: str) -> str | None:
     provider = Provider.objects.filter(name__iexact=name.strip()).only("external_id").first()
     return provider.external_id if provider else None
+
+
+class FallbacksForm(forms.Form):
+    """A fallback chain, in order: Fallback 1, Fallback 2, ... (empty choices are left out).
+
+    `primary` is the integration whose requests the members must run: the integration itself,
+    or the prompt's integration for a prompt's chain.
+    """
+
+    def __init__(
+        self, data: Any = None, *, primary: BedrockModel, chain: list[BedrockModel]
+    ) -> None:
+        super().__init__(data, initial={self.name(i): m.pk for i, m in enumerate(chain)})
+        choices = BedrockModel.objects.select_related("provider")
+        for i in range(fallbacks.MAX_FALLBACKS):
+            self.fields[self.name(i)] = forms.ModelChoiceField(
+                label=f"Fallback {i + 1}", queryset=choices, required=False, empty_label="—"
+            )
+        self.primary = primary
+        self.chain: list[BedrockModel] = []
+
+    @staticmethod
+    def name(position: int) -> str:
+        return f"fallback_{position + 1}"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        chosen = [
+            (self.name(i), data[self.name(i)])
+            for i in range(fallbacks.MAX_FALLBACKS)
+            if data.get(self.name(i)) is not None
+        ]
+        p = self.primary
+        try:
+            fallbacks.check_chain(p.request_format, p, p.model_id, [m for _, m in chosen])
+        except fallbacks.ChainError as e:
+            at = e.position if e.position is not None and e.position < len(chosen) else None
+            self.add_error(chosen[at][0] if at is not None else None, e.message)
+            return data
+        self.chain = [m for _, m in chosen]
+        return data

@@ -13,4 +13,5 @@ urlpatterns = [
     path("integrations/<int:pk>/", views.detail, name="detail"),
     path("integrations/<int:pk>/edit/", views.edit, name="edit"),
     path("integrations/<int:pk>/retest/", views.retest, name="retest"),
+    path("integrations/<int:pk>/fallbacks/", views.edit_fallbacks, name="fallbacks"),
 ]

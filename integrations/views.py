@@ -19,8 +19,13 @@ from bedrock import arns, client, endpoints, families, invoke, policies, regions
 from bedrock.regions import partition_for_region
 from bedrock.values import InvalidValue
 from config import live, params
-from integrations import paging, services
-from integrations.forms import IntegrationForm, price_suggestions, provider_external_id
+from integrations import fallbacks, paging, services
+from integrations.forms import (
+    FallbacksForm,
+    IntegrationForm,
+    price_suggestions,
+    provider_external_id,
+)
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 
 
@@ -322,8 +327,46 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "latest_test": history[0] if history else None,
         "masked_headers": masked_headers(integration.headers),
         "prompt_new_url": prompt_new_url,
+        **fallbacks.page_context(
+            integration,
+            fallbacks.chain_of(integration),
+            reverse("integrations:fallbacks", args=[integration.pk])
+            if request.user.has_perm(roles.CHANGE_INTEGRATION)
+            else "",
+        ),
     }
     return render(request, "integrations/detail.html", context)
+
+
+@roles.require(roles.CHANGE_INTEGRATION)
+def edit_fallbacks(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = get_object_or_404(BedrockModel.objects.select_related("provider"), pk=pk)
+    chain = fallbacks.chain_of(integration)
+    form = FallbacksForm(
+        request.POST if request.method == "POST" else None, primary=integration, chain=chain
+    )
+    if request.method == "POST" and form.is_valid():
+        fallbacks.set_chain(integration, form.chain, request.user)
+        messages.success(request, "Fallbacks saved.")
+        return redirect(integration)
+    context = {
+        "form": form,
+        "subject": integration,
+        "back_url": integration.get_absolute_url(),
+        "explanation": FALLBACKS_EXPLANATION,
+    }
+    return render(
+        request, "integrations/fallbacks.html", context, status=400 if form.errors else 200
+    )
+
+
+FALLBACKS_EXPLANATION = (
+    "Calls of this integration through the Invoke API and chat completions try these "
+    "integrations in order when it is throttled, times out or fails with a server error. "
+    "A request in a family's own JSON (InvokeModel) can only fall back to models of the same "
+    "family; a Converse request runs on every family. A prompt with fallbacks of its own uses "
+    "them instead."
+)
 
 
 def _request_suggestion(data: QueryDict, family: families.Family | None) -> str | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prompts_library import api, views
+from prompts_library import api, chain_views, views
 from prompts_library.openapi import openapi_json
 
 app_name = "prompts_library"
@@ -28,6 +28,7 @@ urlpatterns = [
     path("prompts/<int:pk>/retest-on-model/", views.retest_on_model, name="retest_on_model"),
     path("prompts/<int:pk>/", views.detail, name="detail"),
     path("prompts/<int:pk>/edit/", views.edit, name="edit"),
+    path("prompts/<int:pk>/fallbacks/", chain_views.edit_fallbacks, name="fallbacks"),
     path("prompts/<int:pk>/compare/", views.compare, name="compare"),
     path("prompts/<int:pk>/versions/<int:number>/test/", views.test, name="test"),
     path("prompts/<int:pk>/versions/<int:number>/publish/", views.publish, name="publish"),

@@ -19,9 +19,10 @@ from django_htmx.middleware import HtmxDetails
 from accounts import roles
 from bedrock import families, invoke
 from config import live, params
-from integrations import paging
+from integrations import fallbacks, paging
 from integrations.models import BedrockModel
 from prompts_library import export_file, import_check, rendering, services, transfer
+from prompts_library import fallbacks as prompt_fallbacks
 from prompts_library import tokens as api_tokens
 from prompts_library.forms import PromptForm, TokenForm
 from prompts_library.models import ApiToken, Prompt, PromptTest, PromptVersion
@@ -207,11 +208,20 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     versions = prompt.versions.select_related("author").order_by("-number")
     tests = _tests_of(prompt)
+    own = prompt_fallbacks.own_chain(prompt)
     context = {
         "prompt": prompt,
         "versions": versions,
         "tests": tests,
         "latest": versions.first(),
+        **fallbacks.page_context(
+            prompt.integration,
+            own or fallbacks.chain_of(prompt.integration),
+            reverse("prompts_library:fallbacks", args=[prompt.pk])
+            if request.user.has_perm(roles.CHANGE_PROMPT)
+            else "",
+            inherited=not own,
+        ),
     }
     return render(request, "prompts_library/detail.html", context)
 
