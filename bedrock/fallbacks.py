@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -132,13 +132,13 @@ class Chained:
 class _Watch:
     """Hands text on and remembers that some was: then the answer cannot move elsewhere."""
 
-    def __init__(self, on_text: object) -> None:
+    def __init__(self, on_text: Callable[[str], None]) -> None:
         self.on_text = on_text
         self.sent = False
 
     def __call__(self, piece: str) -> None:
         self.sent = True
-        self.on_text(piece)  # type: ignore[operator]
+        self.on_text(piece)
 
 
 def call_chain(
@@ -155,14 +155,14 @@ def call_chain(
     started = time.monotonic()
     now = time.time()
     cooling = {c.key: store.cooling_until(c.key) for c in candidates}
-    ready = [c for c in candidates if not (cooling[c.key] and cooling[c.key] > now)]  # type: ignore[operator]
+    ready = {c.key for c in candidates if (cooling[c.key] or 0.0) <= now}
     if not ready:
-        ready = [candidates[0]]  # every one cooling down: try the first anyway (fail open)
+        ready = {candidates[0].key}  # every one cooling down: try the first anyway (fail open)
     attempts: list[Attempt] = []
     watch = _Watch(options.on_text) if options.on_text is not None else None
     result: invoke.Result | None = None
     for candidate in candidates:
-        if candidate not in ready:
+        if candidate.key not in ready:
             until = cooling[candidate.key] or now
             attempts.append(
                 Attempt(

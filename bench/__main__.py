@@ -81,7 +81,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated parts to run (burst, latency, credentials, api, pages, worker-loss,"
-        " propagation, audit, usage); prints"
+        " propagation, audit, usage, fallbacks); prints"
         " their numbers as JSON instead of writing docs/performance.md",
     )
     parser.add_argument("--json", default="", help="also write the raw numbers to this file")
@@ -108,7 +108,7 @@ def main() -> None:
         import django
 
         django.setup()
-        from bench import audit_review, resilience, runs, usage
+        from bench import audit_review, fallbacks, resilience, runs, usage
 
         unknown = (
             set(parts)
@@ -116,6 +116,7 @@ def main() -> None:
             - set(resilience.PARTS)
             - set(audit_review.PARTS)
             - set(usage.PARTS)
+            - set(fallbacks.PARTS)
         )
         if unknown:
             parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
@@ -131,6 +132,8 @@ def main() -> None:
             results.update(audit_review.run_all(env, var_dir, args.quick, parts))
         if set(parts) & set(usage.PARTS):  # only when asked: it seeds its own records
             results.update(usage.run_all(env, var_dir, args.quick, parts))
+        if set(parts) & set(fallbacks.PARTS):  # only when asked
+            results.update(fallbacks.run_all(env, var_dir, args.quick, parts))
         import json
 
         if args.json:

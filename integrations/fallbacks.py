@@ -52,7 +52,7 @@ def served_name(integration: BedrockModel) -> str:
 def chain_of(integration: BedrockModel) -> list[BedrockModel]:
     """The integration's fallbacks, in order (prefetched ones are used as they are)."""
     links = integration.fallback_links.all()
-    if not getattr(integration, "_prefetched_objects_cache", {}).get("fallback_links"):
+    if "fallback_links" not in getattr(integration, "_prefetched_objects_cache", {}):
         links = links.select_related("fallback__provider")
     return [link.fallback for link in sorted(links, key=lambda link: link.position)]
 

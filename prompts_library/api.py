@@ -31,8 +31,14 @@ MAX_BODY_BYTES = rules.MAX_REQUEST_BYTES
 SERVED_BY = "X-Served-By"
 
 
-def error(code: str, message: str, status: int, retry_after: int | None = None) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+def error(
+    code: str,
+    message: str,
+    status: int,
+    retry_after: int | None = None,
+    attempts: list[dict[str, Any]] | None = None,
+) -> JsonResponse:
+    response = JsonResponse(_error_body(code, message, attempts), status=status)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="prompts"'
     if retry_after is not None:
@@ -136,13 +142,16 @@ def _streamed(call: services.PreparedCall) -> StreamingHttpResponse:
 
 
 def _error_data(e: services.InvokeError) -> str:
-    return json.dumps(_error_body(e))
+    return json.dumps(_error_body(e.code, e.message, e.attempts))
 
 
-def _error_body(e: services.InvokeError) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": {"code": e.code, "message": e.message}}
-    if e.attempts is not None:
-        body["attempts"] = e.attempts
+def _error_body(
+    code: str, message: str, attempts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The JSON error; for a failed model call, also the integrations it tried (fallbacks)."""
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if attempts is not None:
+        body["attempts"] = attempts
     return body
 
 
@@ -219,8 +228,5 @@ def invoke(request: HttpRequest, ref: str) -> HttpResponse:
         code = e.code if e.code in ("missing_variable", "unknown_variable") else "validation_error"
         return error(code, e.message, 400)
     except services.InvokeError as e:
-        response = JsonResponse(_error_body(e), status=e.status)
-        if e.retry_after is not None:
-            response["Retry-After"] = str(e.retry_after)
-        return response
+        return error(e.code, e.message, e.status, e.retry_after, attempts=e.attempts)
     return verdict.headers(_served(JsonResponse(_answer(result)), result))

@@ -23,7 +23,7 @@ from prompts_library.models import Prompt, PromptFallback
 def own_chain(prompt: Prompt) -> list[BedrockModel]:
     """The prompt's own fallbacks, in order (empty: it uses its integration's)."""
     links = prompt.fallback_links.all()
-    if not getattr(prompt, "_prefetched_objects_cache", {}).get("fallback_links"):
+    if "fallback_links" not in getattr(prompt, "_prefetched_objects_cache", {}):
         links = links.select_related("fallback__provider")
     return [link.fallback for link in sorted(links, key=lambda link: link.position)]
 

@@ -65,8 +65,45 @@ STATUS_TEXT = {
 }
 
 
-def _error_schema(codes: list[str]) -> dict[str, Any]:
-    return {
+# The integrations a call tried, in order (fallbacks: see ATTEMPTS_SCHEMA).
+ATTEMPTS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": (
+        "Every integration the call went to, in order: the prompt's model, then its fallbacks"
+        " (the prompt's own chain, else its model's) while the one before was throttled, timed"
+        " out or failed with a server error; never after an invalid request or denied access."
+        " An integration that failed several times in a row is skipped for a cooldown, without"
+        " a call (`skipped`, error_code `CoolingDown`)."
+    ),
+    "items": {
+        "type": "object",
+        "required": [
+            "integration",
+            "ok",
+            "skipped",
+            "error_code",
+            "message",
+            "http_status",
+            "latency_ms",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "integration": {"type": "string", "description": "As in X-Served-By."},
+            "ok": {"type": "boolean", "description": "This one answered."},
+            "skipped": {"type": "boolean", "description": "Cooling down: not called."},
+            "error_code": {"type": ["string", "null"], "description": "AWS's error code."},
+            "message": {"type": ["string", "null"]},
+            "http_status": {"type": ["integer", "null"]},
+            "latency_ms": {"type": ["integer", "null"], "description": "This attempt's time."},
+        },
+    },
+}
+# Statuses whose errors come from the model calls: they list the attempts.
+UPSTREAM_STATUSES = (502, 503, 504)
+
+
+def _error_schema(codes: list[str], attempts: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {
         "type": "object",
         "required": ["error"],
         "additionalProperties": False,
@@ -82,6 +119,9 @@ def _error_schema(codes: list[str]) -> dict[str, Any]:
             }
         },
     }
+    if attempts:
+        schema["properties"]["attempts"] = ATTEMPTS_SCHEMA
+    return schema
 
 
 def _error_response(status: int) -> dict[str, Any]:
@@ -89,7 +129,11 @@ def _error_response(status: int) -> dict[str, Any]:
     lines = "\n".join(f"- `{code}`: {text}" for code, text in codes.items())
     response: dict[str, Any] = {
         "description": f"{STATUS_TEXT[status]}.\n\n{lines}",
-        "content": {"application/json": {"schema": _error_schema(list(codes))}},
+        "content": {
+            "application/json": {
+                "schema": _error_schema(list(codes), attempts=status in UPSTREAM_STATUSES)
+            }
+        },
     }
     if status == 401:
         response["headers"] = {
@@ -123,7 +167,15 @@ RATE_LIMIT_HEADERS = {
 
 SUCCESS_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["text", "usage", "latency_ms", "prompt_version", "request_id"],
+    "required": [
+        "text",
+        "usage",
+        "latency_ms",
+        "prompt_version",
+        "request_id",
+        "served_by",
+        "attempts",
+    ],
     "additionalProperties": False,
     "properties": {
         "text": {"type": "string", "description": "What the Response path extracted."},
@@ -139,7 +191,22 @@ SUCCESS_SCHEMA: dict[str, Any] = {
         "latency_ms": {"type": "integer", "description": "AssumeRole plus InvokeModel time."},
         "prompt_version": {"type": "integer", "description": "The published version's number."},
         "request_id": {"type": "string", "description": "The model call's AWS request id."},
+        "served_by": {
+            "type": "string",
+            "description": "The integration that answered (as X-Served-By): the prompt's model,"
+            " or a fallback when that one was throttled or down.",
+        },
+        "attempts": ATTEMPTS_SCHEMA,
     },
+}
+
+SERVED_BY_HEADER = {
+    "X-Served-By": {
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The integration that answered (JSON answers; a stream says it in its"
+        " done event, its headers being sent before a model answers).",
+    }
 }
 
 REQUEST_SCHEMA: dict[str, Any] = {
@@ -168,9 +235,11 @@ EVENT_STREAM: dict[str, Any] = {
             'With "stream": true. Server-Sent Events: `event: text` with data {"text": "<piece>"}'
             " as many times as the model sends text (the pieces make the whole text), then"
             " exactly one of `event: done` with data {usage, latency_ms, prompt_version,"
-            " request_id} (as the JSON answer, without text) or `event: error` with data"
-            ' {"error": {"code", "message"}} (the codes of the JSON errors; text already sent'
-            " stays sent). Each event is sent as soon as it is known: nothing is buffered."
+            " request_id, served_by, attempts} (as the JSON answer, without text) or `event:"
+            ' error` with data {"error": {"code", "message"}, "attempts": [...]} (the codes of'
+            " the JSON errors; text already sent stays sent). A stream moves to a fallback only"
+            " before its first text. Each event is sent as soon as it is known: nothing is"
+            " buffered."
         ),
     },
     "example": (
@@ -189,7 +258,7 @@ def _operation(operation_id: str, summary: str, request_body: dict[str, Any]) ->
         "responses": {
             "200": {
                 "description": 'The model\'s text (streamed with "stream": true).',
-                "headers": RATE_LIMIT_HEADERS,
+                "headers": {**RATE_LIMIT_HEADERS, **SERVED_BY_HEADER},
                 "content": {
                     "application/json": {"schema": SUCCESS_SCHEMA},
                     "text/event-stream": EVENT_STREAM,

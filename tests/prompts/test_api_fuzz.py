@@ -144,7 +144,9 @@ def test_hostile_bodies_never_get_a_500(client, sandbox, bob, name):
     assert r.status_code != 500 and r.status_code < 600, r.content[:300]
     assert r["Content-Type"] == "application/json"
     body = r.json()
-    assert set(body) == {"error"} or r.status_code == 200, body
+    # Errors from the model calls also list the integrations tried (fallbacks).
+    upstream = r.status_code in (502, 503, 504) and set(body) == {"error", "attempts"}
+    assert set(body) == {"error"} or upstream or r.status_code == 200, body
 
 
 @pytest.mark.django_db

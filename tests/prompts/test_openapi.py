@@ -36,7 +36,16 @@ TYPES: dict[str, Callable[[Any], bool]] = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
-KNOWN = {"type", "enum", "const", "required", "properties", "additionalProperties", "description"}
+KNOWN = {
+    "type",
+    "enum",
+    "const",
+    "required",
+    "properties",
+    "additionalProperties",
+    "description",
+    "items",
+}
 
 
 def errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
@@ -51,6 +60,9 @@ def errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
         found.append(f"{where}: {value!r} is not one of {schema['enum']}")
     if "const" in schema and value != schema["const"]:
         found.append(f"{where}: {value!r} is not {schema['const']!r}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            found += errors(item, schema["items"], f"{where}[{i}]")
     if isinstance(value, dict):
         props = schema.get("properties", {})
         found += [
@@ -74,8 +86,21 @@ def test_the_validator_catches_what_it_should():
         "latency_ms": 3,
         "prompt_version": 1,
         "request_id": "r",
+        "served_by": "7",
+        "attempts": [
+            {
+                "integration": "7",
+                "ok": True,
+                "skipped": False,
+                "error_code": None,
+                "message": None,
+                "http_status": 200,
+                "latency_ms": 12,
+            }
+        ],
     }
     assert errors(good, schema) == []
+    assert errors({**good, "attempts": [{**good["attempts"][0], "ok": "yes"}]}, schema)
     assert errors({**good, "extra": 1}, schema)
     assert errors({k: v for k, v in good.items() if k != "text"}, schema)
     assert errors({**good, "latency_ms": True}, schema)
