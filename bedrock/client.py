@@ -15,7 +15,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -611,8 +612,25 @@ def converse_stream(
 T = TypeVar("T")
 
 
+# False while a call has somewhere else to go when throttled (bedrock.fallbacks): a retry
+# would only make the caller wait for what the next integration can answer at once.
+_retry_throttling: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "retry_throttling", default=True
+)
+
+
+@contextmanager
+def throttling_not_retried() -> Iterator[None]:
+    """Within this block a throttled call fails at once, without AWS_MAX_ATTEMPTS retries."""
+    token = _retry_throttling.set(False)
+    try:
+        yield
+    finally:
+        _retry_throttling.reset(token)
+
+
 def _with_retries[T](call: Callable[[], T], started: float) -> tuple[T, int]:
-    attempts = settings.AWS_MAX_ATTEMPTS
+    attempts = settings.AWS_MAX_ATTEMPTS if _retry_throttling.get() else 1
     for attempt in range(attempts):
         try:
             return call(), attempt

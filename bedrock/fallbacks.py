@@ -12,7 +12,9 @@ Every attempt goes through `invoke.call`, so each one is recorded by the observe
 (its integration, its error). A candidate the store says is cooling down is skipped without a
 call, unless every candidate is: then the first is tried anyway (fail open). Streamed calls can
 move on only while nothing has been handed on yet: once the first text reached the caller, the
-answer belongs to that candidate.
+answer belongs to that candidate. A candidate with a ready one after it is not retried when
+throttled (bedrock.client retries throttling AWS_MAX_ATTEMPTS times otherwise): the next one
+answers sooner than a backed-off retry would, so a fallback costs one failed attempt's time.
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ def call_chain(
     attempts: list[Attempt] = []
     watch = _Watch(options.on_text) if options.on_text is not None else None
     result: invoke.Result | None = None
-    for candidate in candidates:
+    for index, candidate in enumerate(candidates):
         if candidate.key not in ready:
             until = cooling[candidate.key] or now
             attempts.append(
@@ -183,9 +185,16 @@ def call_chain(
             attempt_options = dataclasses.replace(attempt_options, deadline_s=max(left, 0.001))
         if watch is not None:
             attempt_options = dataclasses.replace(attempt_options, on_text=watch)
-        result = invoke.call(
-            candidate.config, candidate.request, attempt_options, candidate.context
-        )
+        if any(c.key in ready for c in candidates[index + 1 :]):
+            # Somewhere else to go: a throttled call moves on at once instead of retrying.
+            with client.throttling_not_retried():
+                result = invoke.call(
+                    candidate.config, candidate.request, attempt_options, candidate.context
+                )
+        else:
+            result = invoke.call(
+                candidate.config, candidate.request, attempt_options, candidate.context
+            )
         error = result.error
         attempts.append(
             Attempt(

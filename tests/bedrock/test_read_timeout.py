@@ -6,6 +6,7 @@ import time
 import pytest
 
 from bedrock import client, families, invoke, observe
+from integrations import fallbacks
 from prompts_library import services
 from sandbox import DEMO_MODEL_ID
 from tests.bedrock.test_client import BODY, assume
@@ -48,17 +49,17 @@ class TestReadTimeout:
         sandbox.state.add_fault("invoke", "hang", match="*", seconds=20, times=1)
         ended = threading.Event()
         outcome = []
-        real = services.call_model
+        real = fallbacks.serve  # the API's call: the prompt's model and its fallbacks
 
         def watched(*args, **kwargs):
             try:
-                result = real(*args, **kwargs)
-                outcome.append(result.error and result.error.code)
-                return result
+                served = real(*args, **kwargs)
+                outcome.append(served.result.error and served.result.error.code)
+                return served
             finally:
                 ended.set()
 
-        monkeypatch.setattr(services, "call_model", watched)
+        monkeypatch.setattr(fallbacks, "serve", watched)
         started = time.monotonic()
         with pytest.raises(services.InvokeError) as e:
             services.invoke_prompt(

@@ -96,6 +96,18 @@ class TestInvokeApiFallback:
         assert r.json()["served_by"] == str(fallback.pk)
         assert r.json()["attempts"][0]["error_code"] == code
 
+    def test_a_throttled_member_with_a_next_one_is_not_retried_the_last_one_is(
+        self, client, sandbox, chain, token, settings
+    ):
+        prompt, _, fallback = chain
+        settings.AWS_MAX_ATTEMPTS = 3
+        fail(sandbox, PRIMARY_MODEL)
+        fail(sandbox, FALLBACK_MODEL, times=1)  # the fallback: throttled once, then answers
+        r = invoke(client, prompt.slug, token)
+        assert r.json()["served_by"] == str(fallback.pk)
+        assert calls_of(sandbox, PRIMARY_MODEL) == 1  # moved on at once
+        assert calls_of(sandbox, FALLBACK_MODEL) == 2  # nowhere else to go: retried
+
     def test_it_falls_back_when_the_connection_closes(self, client, sandbox, chain, token):
         prompt, _, fallback = chain
         fail(sandbox, PRIMARY_MODEL, "close")
