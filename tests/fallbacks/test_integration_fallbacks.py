@@ -65,7 +65,7 @@ class TestIntegrationFallbacks:
         assert "Fallback 1" in rows[1] and str(b) in rows[1]
         assert "Cooling down" in rows[1] and "3 failures in a row" in rows[1]
         assert "Fallback 2" in rows[2] and "Ready" in rows[2] and "1 failure in a row" in rows[2]
-        assert f'href="{url(primary)}"' in section  # Edit fallbacks
+        assert f'href="{url(primary)}"' in section  # Change fallbacks
 
     @pytest.mark.parametrize(
         ("choices", "field", "message"),
@@ -114,7 +114,7 @@ class TestIntegrationFallbacks:
         viewer = django_user_model.objects.create_user("vera", is_staff=True)
         client.force_login(grant(viewer, "Viewer"))
         r = client.get(f"/integrations/{primary.pk}/")
-        assert 'id="fallbacks"' in r.text and "Edit fallbacks" not in r.text
+        assert 'id="fallbacks"' in r.text and "Change fallbacks" not in r.text
         assert client.post(url(primary), {"fallback_1": b.pk}).status_code == 403
 
     def test_it_is_refused_without_a_role(self, client, charlie, three):
