@@ -119,3 +119,12 @@ class TestIntegrationFallbacks:
 
     def test_it_is_refused_without_a_role(self, client, charlie, three):
         assert_refused_without_a_role(client, charlie, url(three[0]))
+
+    def test_the_page_shows_the_chain_with_redis_down(self, alice_client, three, redis_down):
+        primary, b, _ = three
+        alice_client.post(url(primary), {"fallback_1": b.pk})
+        redis_down()
+        r = alice_client.get(f"/integrations/{primary.pk}/")
+        assert r.status_code == 200
+        section = r.text.split('id="fallbacks"')[1].split("</section>")[0]
+        assert str(b) in section and "Ready" in section  # unknown state: tried (fail open)
