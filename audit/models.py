@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTransform
 
 GENESIS = "0" * 64
 
@@ -67,6 +69,18 @@ class AuditEvent(models.Model):
             models.Index(fields=["object_type", "-created"], name="audit_kind_created"),
             models.Index(fields=["actor", "-created"], name="audit_actor_created"),
             models.Index(fields=["ip", "-created"], name="audit_ip_created"),
+            # What one person did to one kind of object (and that with an action or dates):
+            # without it the two indexes above are read whole and intersected.
+            models.Index(
+                fields=["actor", "object_type", "-created"], name="audit_actor_kind_created"
+            ),
+            # Finished tests by outcome (?outcome=): the filter's own expression, in order.
+            models.Index(
+                KeyTransform("status", "changes"),
+                F("created").desc(),
+                condition=Q(action="test_finished"),
+                name="audit_outcome_created",
+            ),
         ]
         # The console's other permissions (run_tests, …) live in accounts.Console.
         permissions = [

@@ -281,3 +281,20 @@ def test_every_kind_of_event_page_reads_without_error(alice_client, alice):
     assert "<td>v1</td>" in alice_client.get(f"{URL}{rollback.pk}/change/").text
     dangling = latest(object_type="prompts_library.prompt", action=A.UPDATE)
     assert "#999999 (since deleted)" in alice_client.get(f"{URL}{dangling.pk}/change/").text
+
+
+@pytest.mark.django_db
+def test_each_row_links_to_its_event_with_the_list_filters(alice_client):
+    integration = save_with_secret()
+    recorder.record(A.UPDATE, integration, {"name": ["a", "b"]})
+    page = alice_client.get(URL, {"action__exact": "update", "from": "2020-01-01"})
+    event = latest(action=A.UPDATE)
+    link = f"{URL}{event.pk}/change/?_changelist_filters=action__exact%3Dupdate%26from%3D2020-01-01"
+    assert f'<th class="field-id"><a href="{link}">{event.pk}</a></th>' in page.text
+    assert (
+        f'<input type="checkbox" name="_selected_action" value="{event.pk}" class="action-select"'
+        f' aria-label="Select this object for an action - {event}">' in page.text
+    )
+    assert alice_client.get(link).status_code == 200
+    plain = alice_client.get(URL).text
+    assert f'<th class="field-id"><a href="{URL}{event.pk}/change/">' in plain
