@@ -3,7 +3,8 @@ the usage pages on many records (`./console bench --only usage`, PostgreSQL).
 
 Records and a year of rollups are seeded in SQL (generate_series); USAGE_BENCH_RECORDS sets the
 number of records (default 1,000,000; the issue's target is 10,000,000) and USAGE_BENCH_COMBOS
-the rollup rows per hour (default 40: 8,760 hours x 40 = 350,400 rows). Pages are requested in
+the rollup rows per hour (default 40: 8,760 hours x 40 = 350,400 rows; and their 14,600 daily
+rows). Pages are requested in
 this process with Django's test client, so their time is server time, with queries counted.
 """
 
@@ -61,8 +62,23 @@ def seed(records: int, combos: int, integrations: list[int], prompt_id: int, tok
             """,  # noqa: S608 - column names from constants
             [integrations, n_int, prompt_id, token_id, combos],
         )
+        # The daily rows of those hours, as the recording keeps them (sums of the same days).
+        sums = ("calls", "errors", "input_tokens", "output_tokens", "cost_nano", "latency_sum_ms")
+        sums += tuple(f"lat{b}" for b in range(16))
+        c.execute(
+            f"""
+            INSERT INTO usage_dailyrollup (day, kind, integration_id, prompt_id, version_id,
+                feature, token_id, {", ".join(sums)})
+            SELECT date_trunc('day', hour, 'UTC'), kind, integration_id, prompt_id, version_id,
+                feature, token_id, {", ".join(f"sum({s})" for s in sums)}
+            FROM usage_hourlyrollup
+            GROUP BY 1, kind, integration_id, prompt_id, version_id, feature, token_id
+            ON CONFLICT DO NOTHING
+            """  # noqa: S608 - column names from constants
+        )
         c.execute("ANALYZE usage_callrecord")
         c.execute("ANALYZE usage_hourlyrollup")
+        c.execute("ANALYZE usage_dailyrollup")
 
 
 def measure(client: Any, path: str, n: int) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from django.utils import timezone
 from audit import recorder
 from config.cache import UNREACHABLE, breaker
 from usage.commit import unflushed
-from usage.models import NANO, HourlyRollup, MinuteCounter, TokenLimits
+from usage.models import NANO, DailyRollup, MinuteCounter, TokenLimits
 
 FIELDS = ("requests_per_minute", "tokens_per_minute", "monthly_budget_usd")
 # The error codes of a refusal, answered with HTTP 429.
@@ -139,7 +139,8 @@ def _key(kind: str, token_id: int, window: int | str) -> str:
 
 
 def _spent_in_db(token_id: int, now: datetime) -> int:
-    total = HourlyRollup.objects.filter(token_id=token_id, hour__gte=_month_start(now)).aggregate(
+    # The month starts at a UTC midnight: its days' rollups hold exactly its spend.
+    total = DailyRollup.objects.filter(token_id=token_id, day__gte=_month_start(now)).aggregate(
         spent=Sum("cost_nano")
     )["spent"]
     return int(total or 0)

@@ -37,6 +37,19 @@ LATENCY_BOUNDS_MS = (
 BUCKETS = len(LATENCY_BOUNDS_MS) + 1
 
 
+# What a rollup row is per: its period (hour or day) and these; and what it sums.
+ROLLUP_DIMENSIONS = ("kind", "integration_id", "prompt_id", "version_id", "feature", "token_id")
+ROLLUP_SUMS = (
+    "calls",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cost_nano",
+    "latency_sum_ms",
+    *(f"lat{i}" for i in range(BUCKETS)),
+)
+
+
 def bucket_of(ms: float) -> int:
     for i, bound in enumerate(LATENCY_BOUNDS_MS):
         if ms <= bound:
@@ -126,12 +139,12 @@ class CallRecord(models.Model):
             return self.kind
 
 
-class HourlyRollup(models.Model):
-    """Sums of one hour's calls for one combination of kind, integration, prompt, version,
-    feature and token. Dimensions are plain numbers (0: none) so that one unique index covers
-    them all and a call adds to its row with a single upsert."""
+class Rollup(models.Model):
+    """Sums of calls for one combination of kind, integration, prompt, version, feature and
+    token over one period. Dimensions are plain numbers (0: none) so that one unique index
+    covers them all and a call adds to its row with a single upsert. Every column is a sum
+    (the latency histogram too), so a longer period's row is the sum of its shorter ones."""
 
-    hour = models.DateTimeField()
     kind = models.CharField(max_length=30)
     integration_id = models.BigIntegerField(default=0)
     prompt_id = models.BigIntegerField(default=0)
@@ -150,26 +163,52 @@ class HourlyRollup(models.Model):
     del _i
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                "hour",
-                "kind",
-                "integration_id",
-                "prompt_id",
-                "version_id",
-                "feature",
-                "token_id",
-                name="usage_rollup_key",
-            )
-        ]
-        indexes = [
-            models.Index(fields=["token_id", "hour"], name="usage_rollup_token"),
-            models.Index(fields=["integration_id", "hour"], name="usage_rollup_integration"),
-            models.Index(fields=["prompt_id", "hour"], name="usage_rollup_prompt"),
-        ]
+        abstract = True
+
+
+def _rollup_key(period: str, name: str) -> models.UniqueConstraint:
+    # One row per period and combination: what a call's upsert finds its row by.
+    return models.UniqueConstraint(period, *ROLLUP_DIMENSIONS, name=name)
+
+
+def _rollup_indexes(period: str, prefix: str) -> list[models.Index]:
+    # The pages of one token, integration or prompt.
+    return [
+        models.Index(fields=[dimension, period], name=f"{prefix}_{name}")
+        for dimension, name in (
+            ("token_id", "token"),
+            ("integration_id", "integration"),
+            ("prompt_id", "prompt"),
+        )
+    ]
+
+
+class HourlyRollup(Rollup):
+    """One hour's sums: the charts of the last 24 hours and 7 days (by the hour)."""
+
+    hour = models.DateTimeField()
+
+    class Meta:
+        constraints = [_rollup_key("hour", "usage_rollup_key")]
+        indexes = _rollup_indexes("hour", "usage_rollup")
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}:00 {self.kind}"
+
+
+class DailyRollup(Rollup):
+    """One day's sums (UTC days), written by the same statement as the hourly row: the charts
+    and tables of the last 30 days read 30 rows per combination instead of 720, and a
+    token's spend this month is read from them."""
+
+    day = models.DateTimeField()
+
+    class Meta:
+        constraints = [_rollup_key("day", "usage_daily_rollup_key")]
+        indexes = _rollup_indexes("day", "usage_daily")
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.kind}"
 
 
 class MinuteCounter(models.Model):

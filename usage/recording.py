@@ -1,8 +1,8 @@
 """The usage record of every model call, written by the observer the invocation core notifies.
 
-On PostgreSQL a single statement inserts the call's record and adds it to its hourly rollup (a
-data-modifying WITH and an upsert), committed without waiting for the disk (usage.commit).
-SQLite, which has no data-modifying WITH, runs the two statements in one transaction. The write is
+On PostgreSQL a single statement inserts the call's record and adds it to its hourly and daily
+rollups (data-modifying WITHs and upserts), committed without waiting for the disk (usage.commit).
+SQLite, which has no data-modifying WITH, runs the three statements in one transaction. The write is
 synchronous, in the thread that made the call, before the answer is sent: a call whose answer
 was sent is on record (a queue in memory would lose the calls of a process that dies). The
 cost measured is in docs/performance.md ("Usage recording").
@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from bedrock.observe import CallContext, CallOutcome
 from usage import limits, metrics, prices
-from usage.models import BUCKETS, BodyKeeping, bucket_of
+from usage.models import BUCKETS, ROLLUP_DIMENSIONS, ROLLUP_SUMS, BodyKeeping, bucket_of
 
 RECORD_COLUMNS = (
     "created",
@@ -54,36 +54,32 @@ RECORD_COLUMNS = (
     "response_body",
     "bodies_until",
 )
-ROLLUP_KEY = ("hour", "kind", "integration_id", "prompt_id", "version_id", "feature", "token_id")
-ROLLUP_SUMS = (
-    "calls",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cost_nano",
-    "latency_sum_ms",
-    *(f"lat{i}" for i in range(BUCKETS)),
-)
 
 
 def _placeholders(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-# Built from the constant column names above, never from input.
+def _upsert_rollup(table: str, period: str) -> str:
+    key = (period, *ROLLUP_DIMENSIONS)
+    # Built from the constant names above, never from input.
+    return (
+        f"INSERT INTO {table} ({', '.join(key + ROLLUP_SUMS)}) "  # noqa: S608  # nosec B608
+        f"VALUES ({_placeholders(len(key + ROLLUP_SUMS))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in ROLLUP_SUMS)
+    )
+
+
 INSERT_RECORD = (
     f"INSERT INTO usage_callrecord ({', '.join(RECORD_COLUMNS)}) "  # noqa: S608  # nosec B608
     f"VALUES ({_placeholders(len(RECORD_COLUMNS))})"
 )
-UPSERT_ROLLUP = (
-    f"INSERT INTO usage_hourlyrollup ({', '.join(ROLLUP_KEY + ROLLUP_SUMS)}) "  # noqa: S608  # nosec B608
-    f"VALUES ({_placeholders(len(ROLLUP_KEY + ROLLUP_SUMS))}) "
-    f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = usage_hourlyrollup.{c} + excluded.{c}" for c in ROLLUP_SUMS)
-)
-# PostgreSQL: both in one statement; in a transaction of its own, committed without waiting
-# for the disk (usage.commit), all sent at once: one round trip.
-RECORD_AND_ROLLUP = f"WITH record AS ({INSERT_RECORD}) {UPSERT_ROLLUP}"
+UPSERT_HOURLY = _upsert_rollup("usage_hourlyrollup", "hour")
+UPSERT_DAILY = _upsert_rollup("usage_dailyrollup", "day")
+# PostgreSQL: the record and both rollups in one statement; in a transaction of its own,
+# committed without waiting for the disk (usage.commit), all sent at once: one round trip.
+RECORD_AND_ROLLUP = f"WITH record AS ({INSERT_RECORD}), hourly AS ({UPSERT_HOURLY}) {UPSERT_DAILY}"
 # A record never holds up a call for long: a rollup row locked by some long transaction (none
 # in the console's own code) fails the record after LOCK_TIMEOUT (logged) instead.
 UNFLUSHED_RECORD_AND_ROLLUP = (
@@ -169,8 +165,7 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
     buckets = [0] * BUCKETS
     if total_ms is not None:
         buckets[bucket_of(total_ms)] = 1
-    rollup = (
-        ops.adapt_datetimefield_value(now.replace(minute=0, second=0, microsecond=0)),
+    sums = (
         context.kind[:30],
         context.integration_id or 0,
         context.prompt_id or 0,
@@ -185,12 +180,16 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
         total_ms or 0,
         *buckets,
     )
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    hourly = (ops.adapt_datetimefield_value(hour), *sums)
+    daily = (ops.adapt_datetimefield_value(hour.replace(hour=0)), *sums)
     if connection.vendor == "postgresql":
-        write_postgresql(record + rollup)
+        write_postgresql(record + hourly + daily)
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(INSERT_RECORD, record)
-        cursor.execute(UPSERT_ROLLUP, rollup)
+        cursor.execute(UPSERT_HOURLY, hourly)
+        cursor.execute(UPSERT_DAILY, daily)
 
 
 # --- bodies, for the prompts that keep them ---------------------------------------------------

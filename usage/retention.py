@@ -1,5 +1,5 @@
-"""Retention: call records older than USAGE_RETENTION_DAYS and rollups older than
-USAGE_ROLLUP_RETENTION_DAYS are deleted, in batches so that no statement holds locks long.
+"""Retention: call records older than USAGE_RETENTION_DAYS and rollups (hourly and daily) older
+than USAGE_ROLLUP_RETENTION_DAYS are deleted, in batches so that no statement holds locks long.
 Kept bodies are cleared once their prompt's days are over. Run hourly by Celery beat."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from usage.models import CallRecord, HourlyRollup, MinuteCounter
+from usage.models import CallRecord, DailyRollup, HourlyRollup, MinuteCounter
 
 BATCH = 5000
 
@@ -30,12 +30,10 @@ def apply(batch: int = BATCH) -> dict[str, int]:
         CallRecord.objects.filter(created__lt=now - timedelta(days=settings.USAGE_RETENTION_DAYS)),
         batch,
     )
+    rollups_until = now - timedelta(days=settings.USAGE_ROLLUP_RETENTION_DAYS)
     rollups = _delete_in_batches(
-        HourlyRollup.objects.filter(
-            hour__lt=now - timedelta(days=settings.USAGE_ROLLUP_RETENTION_DAYS)
-        ),
-        batch,
-    )
+        HourlyRollup.objects.filter(hour__lt=rollups_until), batch
+    ) + _delete_in_batches(DailyRollup.objects.filter(day__lt=rollups_until), batch)
     bodies = CallRecord.objects.filter(bodies_until__lt=now).update(
         request_body="", response_body="", bodies_until=None
     )

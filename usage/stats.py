@@ -1,5 +1,6 @@
-"""What the usage pages read: sums over a time range and a slice, from the hourly rollups (or
-from the call records for the last hour, which the charts show by the minute).
+"""What the usage pages read: sums over a time range and a slice, from the hourly rollups (24
+hours, 7 days), the daily rollups (30 days) or the call records (the last hour, which the
+charts show by the minute).
 
 Every function runs a fixed number of queries whatever the number of records.
 """
@@ -12,10 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncDay, TruncMinute
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
-from usage.models import BUCKETS, LATENCY_BOUNDS_MS, NANO, CallRecord, HourlyRollup
+from usage.models import (
+    BUCKETS,
+    LATENCY_BOUNDS_MS,
+    NANO,
+    CallRecord,
+    DailyRollup,
+    HourlyRollup,
+)
 
 
 @dataclass(frozen=True)
@@ -172,9 +180,17 @@ class Window:
     def from_records(self) -> bool:
         return self.range.step < timedelta(hours=1)
 
+    @property
+    def by_day(self) -> bool:
+        """Buckets of whole (UTC) days, starting at midnight: the daily rollups hold exactly
+        the sums of the hourly rows of the same days."""
+        return self.range.step >= timedelta(days=1)
+
     def queryset(self) -> QuerySet[Any]:
         if self.from_records:
             return CallRecord.objects.filter(created__gte=self.start, **self.where)
+        if self.by_day:
+            return DailyRollup.objects.filter(day__gte=self.start, **self.where)
         return HourlyRollup.objects.filter(hour__gte=self.start, **self.where)
 
     def aggregates(self) -> dict[str, Any]:
@@ -207,8 +223,8 @@ def series(w: Window) -> list[Sums]:
     qs = w.queryset()
     if w.from_records:
         qs = qs.annotate(bucket=TruncMinute("created"))
-    elif w.range.step >= timedelta(days=1):
-        qs = qs.annotate(bucket=TruncDay("hour"))
+    elif w.by_day:
+        qs = qs.annotate(bucket=F("day"))
     else:
         qs = qs.annotate(bucket=F("hour"))
     rows = qs.values("bucket").annotate(**w.aggregates()).order_by()
