@@ -1,8 +1,8 @@
 """The usage record of every model call, written by the observer the invocation core notifies.
 
-On PostgreSQL a single statement inserts the call's record and adds it to its hourly and daily
-rollups (data-modifying WITHs and upserts), committed without waiting for the disk (usage.commit).
-SQLite, which has no data-modifying WITH, runs the three statements in one transaction. The write is
+On PostgreSQL one call of a database function (usage_record, migration 0003) inserts the call's
+record and adds it to its hourly and daily rollups, committed without waiting for the disk
+(usage.commit). SQLite runs the three statements in one transaction. The write is
 synchronous, in the thread that made the call, before the answer is sent: a call whose answer
 was sent is on record (a queue in memory would lose the calls of a process that dies). The
 cost measured is in docs/performance.md ("Usage recording").
@@ -13,7 +13,6 @@ limits read (usage.limits).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import threading
@@ -29,31 +28,33 @@ from bedrock.observe import CallContext, CallOutcome
 from usage import limits, metrics, prices
 from usage.models import BUCKETS, ROLLUP_DIMENSIONS, ROLLUP_SUMS, BodyKeeping, bucket_of
 
-RECORD_COLUMNS = (
-    "created",
-    "kind",
-    "user_id",
-    "token_id",
-    "integration_id",
-    "prompt_id",
-    "version_id",
-    "test_id",
-    "feature",
-    "ok",
-    "error_code",
-    "http_status",
-    "total_ms",
-    "sts_ms",
-    "model_ms",
-    "first_token_ms",
-    "input_tokens",
-    "output_tokens",
-    "cost_nano",
-    "request_id",
-    "request_body",
-    "response_body",
-    "bodies_until",
+# The record's columns, with their types in usage_record()'s arguments (PostgreSQL).
+RECORD_FIELDS = (
+    ("created", "timestamptz"),
+    ("kind", "text"),
+    ("user_id", "bigint"),
+    ("token_id", "bigint"),
+    ("integration_id", "bigint"),
+    ("prompt_id", "bigint"),
+    ("version_id", "bigint"),
+    ("test_id", "bigint"),
+    ("feature", "text"),
+    ("ok", "boolean"),
+    ("error_code", "text"),
+    ("http_status", "integer"),
+    ("total_ms", "integer"),
+    ("sts_ms", "integer"),
+    ("model_ms", "integer"),
+    ("first_token_ms", "integer"),
+    ("input_tokens", "integer"),
+    ("output_tokens", "integer"),
+    ("cost_nano", "bigint"),
+    ("request_id", "text"),
+    ("request_body", "text"),
+    ("response_body", "text"),
+    ("bodies_until", "timestamptz"),
 )
+RECORD_COLUMNS = tuple(name for name, _ in RECORD_FIELDS)
 
 
 def _placeholders(n: int) -> str:
@@ -77,30 +78,31 @@ INSERT_RECORD = (
 )
 UPSERT_HOURLY = _upsert_rollup("usage_hourlyrollup", "hour")
 UPSERT_DAILY = _upsert_rollup("usage_dailyrollup", "day")
-# PostgreSQL: the record and both rollups in one statement; in a transaction of its own,
-# committed without waiting for the disk (usage.commit), all sent at once: one round trip.
-RECORD_AND_ROLLUP = f"WITH record AS ({INSERT_RECORD}), hourly AS ({UPSERT_HOURLY}) {UPSERT_DAILY}"
-# A record never holds up a call for long: a rollup row locked by some long transaction (none
-# in the console's own code) fails the record after LOCK_TIMEOUT (logged) instead.
-UNFLUSHED_RECORD_AND_ROLLUP = (
-    "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '1s'; "
-    f"{RECORD_AND_ROLLUP}; COMMIT"
+# PostgreSQL: usage_record() (migration 0003) inserts the record and adds it to both rollups,
+# in one call, its statements planned once per connection. Arguments: whether to commit without
+# waiting for the disk, the record, the hour, then the rollup's dimensions and sums.
+CALL_RECORD = "SELECT usage_record({})".format(
+    ", ".join(
+        f"%s::{kind}"
+        for kind in (
+            "boolean",
+            *(kind for _, kind in RECORD_FIELDS),
+            "timestamptz",
+            *("text" if d in ("kind", "feature") else "bigint" for d in ROLLUP_DIMENSIONS),
+            *("bigint" for _ in ROLLUP_SUMS),
+        )
+    )
 )
 
 
-def write_postgresql(params: tuple[Any, ...]) -> None:
+def write_postgresql(record: tuple[Any, ...], hourly: tuple[Any, ...]) -> None:
+    # Inside a caller's transaction the rows commit with it; USAGE_DURABLE_RECORDS waits for
+    # the disk. Otherwise the call is its own transaction (autocommit), committed without
+    # waiting for the disk (usage.commit says what that risks) and waiting at most 1 s for a
+    # rollup row locked by some long transaction (none in the console's own code).
+    unflushed = not (connection.in_atomic_block or settings.USAGE_DURABLE_RECORDS)
     with connection.cursor() as cursor:
-        if connection.in_atomic_block or settings.USAGE_DURABLE_RECORDS:
-            cursor.execute(RECORD_AND_ROLLUP, params)  # commits with the caller, or waits
-            return
-        # Django's PostgreSQL cursors bind parameters on the client, so several statements go
-        # in one message; the connection is in autocommit, so BEGIN ... COMMIT is ours.
-        try:
-            cursor.execute(UNFLUSHED_RECORD_AND_ROLLUP, params)
-        except Exception:
-            with contextlib.suppress(Exception):
-                cursor.execute("ROLLBACK")
-            raise
+        cursor.execute(CALL_RECORD, (unflushed, *record, *hourly))
 
 
 def _ms(value: float | None) -> int | None:
@@ -182,10 +184,10 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
     )
     hour = now.replace(minute=0, second=0, microsecond=0)
     hourly = (ops.adapt_datetimefield_value(hour), *sums)
-    daily = (ops.adapt_datetimefield_value(hour.replace(hour=0)), *sums)
     if connection.vendor == "postgresql":
-        write_postgresql(record + hourly + daily)
+        write_postgresql(record, hourly)
         return
+    daily = (ops.adapt_datetimefield_value(hour.replace(hour=0)), *sums)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(INSERT_RECORD, record)
         cursor.execute(UPSERT_HOURLY, hourly)

@@ -11,7 +11,7 @@ from bedrock import observe
 from tests.integrations.fixtures import make_integration
 from tests.usage.helpers import report
 from usage import prices, recording
-from usage.models import CallRecord, HourlyRollup, bucket_of
+from usage.models import CallRecord, DailyRollup, HourlyRollup, bucket_of
 
 pytestmark = pytest.mark.django_db
 
@@ -179,10 +179,38 @@ def test_on_postgresql_a_record_commits_without_waiting_for_the_disk_unless_aske
     with CaptureQueriesContext(connection) as queries:
         report(integration_id=None)
     sql = [q["sql"] for q in queries]
-    assert any("SET LOCAL synchronous_commit = off" in q for q in sql) is not durable
-    # One round trip: the record, its rollup and (unless durable) the commit in one message.
-    assert len(sql) == 1 and sql[0].count("INSERT INTO usage_callrecord") == 1
-    assert CallRecord.objects.count() == 1
+    # One round trip: the record and its rollups in one call of usage_record, its first
+    # argument saying whether its transaction commits without waiting for the disk.
+    assert len(sql) == 1 and sql[0].startswith("SELECT usage_record(")
+    assert sql[0].startswith(f"SELECT usage_record({'false' if durable else 'true'}::boolean")
+    assert CallRecord.objects.count() == 1 and DailyRollup.objects.get().calls == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("unflushed", [False, True])
+def test_usage_record_sets_asynchronous_commit_for_its_own_transaction_only(unflushed):
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("usage_record is PostgreSQL's")
+    record = {name: None for name in recording.RECORD_COLUMNS}
+    record.update(created=timezone.now(), kind="invoke_api", feature="", ok=True)
+    record.update(error_code="", request_id="", request_body="", response_body="")
+    sums = ["invoke_api", 0, 0, 0, "", 0, 1, *([0] * (len(recording.ROLLUP_SUMS) - 1))]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        before = cursor.fetchone()[0]
+        cursor.execute(
+            recording.CALL_RECORD,
+            [unflushed, *record.values(), timezone.now().replace(minute=0), *sums],
+        )
+        cursor.execute("SHOW synchronous_commit")
+        during = cursor.fetchone()[0]
+        cursor.execute("SHOW lock_timeout")
+        lock_timeout = cursor.fetchone()[0]
+    assert during == ("off" if unflushed else before)
+    assert (lock_timeout == "1s") is unflushed
+    assert CallRecord.objects.count() == 1 and HourlyRollup.objects.get().calls == 1
 
 
 @pytest.mark.django_db(transaction=True)
