@@ -13,8 +13,8 @@ def _no_records_of_other_tests(request):
         yield
         return
     request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
-    from usage.models import CallRecord, HourlyRollup, MinuteCounter
+    from usage.models import CallRecord, DailyRollup, HourlyRollup, MinuteCounter
 
-    for model in (CallRecord, HourlyRollup, MinuteCounter):
+    for model in (CallRecord, HourlyRollup, DailyRollup, MinuteCounter):
         model.objects.all().delete()
     yield
