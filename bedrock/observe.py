@@ -21,6 +21,7 @@ CONNECTION_TEST = "connection_test"
 PROMPT_TEST = "prompt_test"
 DRAFT_TEST = "draft_test"
 INVOKE_API = "invoke_api"
+CHAT_COMPLETIONS = "chat_completions"  # the OpenAI-compatible API (gateway/)
 CANARY = "canary"
 
 

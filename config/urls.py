@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("prompts_library.urls")),
     path("", include("usage.urls")),
+    path("", include("gateway.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),

@@ -14,7 +14,15 @@ from bedrock import arns, endpoints, invoke, policies, rules
 from bedrock.values import InvalidValue
 from config import params
 from integrations import fallbacks
-from integrations.models import REQUEST_FORMATS, BedrockModel, Configuration, Header, Provider
+from integrations.models import (
+    API_NAME_MAX_LENGTH,
+    REQUEST_FORMATS,
+    BedrockModel,
+    Configuration,
+    Header,
+    Provider,
+    check_api_name,
+)
 from usage import prices
 
 # Prices are saved with the integration but are no part of what a Test proves: not in the
@@ -58,6 +66,13 @@ class IntegrationForm(forms.Form):
     )
     model_name = forms.CharField(
         label="Model Name", max_length=100, help_text="Unique within its provider, e.g. “Haiku”."
+    )
+    api_name = forms.CharField(
+        label="API model name",
+        max_length=API_NAME_MAX_LENGTH,
+        required=False,  # empty: derived from the provider and model names
+        help_text="The model name OpenAI-compatible clients send (/api/v1/chat/completions): "
+        "lower-case letters, digits, - and _, unique.",
     )
     role_arn = forms.CharField(
         label="IAM Role ARN",
@@ -114,6 +129,7 @@ class IntegrationForm(forms.Form):
             initial = {
                 "provider_name": instance.provider.name,
                 "model_name": instance.name,
+                "api_name": instance.api_name,
                 "role_arn": instance.role_arn,
                 "sts_endpoint": instance.sts_endpoint,
                 "external_id": instance.external_id,
@@ -208,6 +224,9 @@ class IntegrationForm(forms.Form):
     def clean_model_name(self) -> str:
         return self.cleaned_data["model_name"].strip()
 
+    def clean_api_name(self) -> str:
+        return self._checked("api_name", check_api_name)
+
     def clean_role_arn(self) -> str:
         return self._checked("role_arn", arns.parse_role_arn).arn
 
@@ -261,6 +280,13 @@ class IntegrationForm(forms.Form):
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():
                 self.add_error("model_name", f"{provider} already has a model named {name}.")
+        api_name = data.get("api_name")
+        if api_name:
+            taken = BedrockModel.objects.filter(api_name=api_name)
+            if self.instance is not None:
+                taken = taken.exclude(pk=self.instance.pk)
+            if taken.exists():
+                self.add_error("api_name", f"Another integration is called {api_name} already.")
         return data
 
     def errors_besides_prices(self) -> bool:

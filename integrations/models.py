@@ -10,8 +10,10 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
+from django.utils.text import slugify
 
 from bedrock import invoke
+from bedrock.values import InvalidValue
 from integrations import crypto
 
 
@@ -142,11 +144,54 @@ class HoldsConfiguration:
         self.fingerprint = config.fingerprint()
 
 
+API_NAME_MAX_LENGTH = 100
+
+
+_API_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def check_api_name(value: str) -> str:
+    """An API model name as typed: lower-cased; a slug of letters, digits, - and _ (empty: one
+    is derived on save). Raises InvalidValue."""
+    name = value.strip().lower()
+    if len(name) > API_NAME_MAX_LENGTH:
+        raise InvalidValue(f"At most {API_NAME_MAX_LENGTH} characters (got {len(name)}).")
+    if name and not _API_NAME.fullmatch(name):
+        raise InvalidValue(
+            "Use letters, digits, - and _ only, starting with a letter or digit "
+            "(e.g. bedrock-anthropic-haiku)."
+        )
+    return name
+
+
+def api_name_base(provider_name: str, model_name: str) -> str:
+    """The API model name an integration is offered first: its provider and model names as a
+    lower-case slug ("Bedrock Anthropic" / "Haiku": bedrock-anthropic-haiku)."""
+    base = slugify(f"{provider_name} {model_name}").lower()[: API_NAME_MAX_LENGTH - 4]
+    return base.strip("-_") or "model"
+
+
+def suggest_api_name(provider_name: str, model_name: str, exclude_pk: int | None = None) -> str:
+    """A free API model name derived from the provider and model names (-2, -3... when taken)."""
+    base = api_name_base(provider_name, model_name)
+    taken = BedrockModel.objects.filter(api_name__startswith=base)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    names = set(taken.values_list("api_name", flat=True))
+    name, n = base, 1
+    while name in names:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 class BedrockModel(HoldsConfiguration, models.Model):
     """An integration: one Bedrock model reached through one assumed role."""
 
     provider = models.ForeignKey(Provider, models.PROTECT, related_name="models")
     name = models.CharField(max_length=100)
+    # The `model` of the OpenAI-compatible API (gateway/): a lower-case slug, unique.
+    api_name = models.SlugField("API model name", max_length=API_NAME_MAX_LENGTH, unique=True)
     role_arn = models.CharField(max_length=2048)
     sts_endpoint = models.CharField(max_length=255)
     external_id = models.CharField(max_length=1224)
@@ -185,6 +230,15 @@ class BedrockModel(HoldsConfiguration, models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider.name} / {self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every way in (the setup form, an import, the demo) gets an API model name.
+        if not self.api_name:
+            self.api_name = suggest_api_name(self.provider.name, self.name, self.pk)
+            fields = kwargs.get("update_fields")
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "api_name"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("integrations:detail", args=[self.pk])

@@ -280,9 +280,12 @@ def save_integration(
     integration: BedrockModel | None = None,
     require_test: bool = True,
     prices: Mapping[str, Decimal | None] | None = None,
+    api_name: str = "",
 ) -> BedrockModel:
     """Save the tested configuration; ``prices`` (the form's price fields, not tested, not in
-    the fingerprint) are saved with it, in the same audit event."""
+    the fingerprint) are saved with it, in the same audit event. A new integration without
+    ``api_name`` gets one derived from its names; an existing one keeps its own unless another
+    is given."""
     fingerprint = config.fingerprint()
     with transaction.atomic():
         test = latest_test_of(fingerprint, integration)
@@ -296,6 +299,8 @@ def save_integration(
         before = recorder.snapshot(obj) if integration is not None else None
         obj.provider = provider
         obj.name = model_name
+        if api_name:
+            obj.api_name = api_name
         obj.apply(config)
         if prices is not None:
             _set_prices(obj, prices)

@@ -26,7 +26,13 @@ from integrations.forms import (
     price_suggestions,
     provider_external_id,
 )
-from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
+from integrations.models import (
+    BedrockModel,
+    ConnectionTest,
+    Provider,
+    masked_headers,
+    suggest_api_name,
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -185,6 +191,7 @@ def _save(request: HttpRequest, integration: BedrockModel | None) -> HttpRespons
             config=form.configuration(),
             integration=integration,
             prices=form.prices(),
+            api_name=form.cleaned_data["api_name"],
         )
     except services.NotTested:
         form.add_error(
@@ -401,6 +408,10 @@ def assist(request: HttpRequest) -> HttpResponse:
         suggestions["endpoint"] = endpoints.default_bedrock_endpoint(
             home, partition_for_region(home)
         )
+    provider_name, model_name = data.get("provider_name", ""), data.get("model_name", "")
+    if not data.get("integration") and provider_name.strip() and model_name.strip():
+        # A new integration is offered a free API model name derived from its names.
+        suggestions["api_name"] = suggest_api_name(provider_name, model_name)
     suggestion = _request_suggestion(data, families.detect_family(model) if model else None)
     if suggestion is not None:
         suggestions["request_json"] = suggestion

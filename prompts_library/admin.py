@@ -97,7 +97,7 @@ class ApiTokenAdmin(ChangesApiServing, AuditedModelAdmin):
         "last_used_at",
         "revoked_at",
     )
-    list_filter = ("revoked_at", "all_prompts")
+    list_filter = ("revoked_at", "all_prompts", "all_integrations")
     list_select_related = ("created_by",)
     search_fields = ("name", "prefix")
     fields = ("name", "prefix", "allowed", "created_by", "created", "last_used_at", "revoked_at")
@@ -105,17 +105,26 @@ class ApiTokenAdmin(ChangesApiServing, AuditedModelAdmin):
     actions = ["revoke"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).prefetch_related("prompts", "features")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("prompts", "features", "integrations__provider")
+        )
 
     @admin.display(description="Allowed")
     def allowed(self, obj: ApiToken) -> str:
-        if obj.all_prompts:
-            return "All prompts"
         if obj.allows_nothing:
-            return "Nothing: the prompts and features it was limited to were deleted"
-        names = [str(p) for p in obj.prompts.all()] + [
-            f"prompts of {f}" for f in obj.features.all()
-        ]
+            return "Nothing: the prompts, features and integrations it was limited to were deleted"
+        names = (
+            ["All prompts"]
+            if obj.all_prompts
+            else [str(p) for p in obj.prompts.all()]
+            + [f"prompts of {f}" for f in obj.features.all()]
+        )
+        if obj.all_integrations:
+            names.append("All integrations")
+        else:
+            names += [f"integration {i.api_name}" for i in obj.integrations.all()]
         return ", ".join(names)
 
     def has_manage_api_tokens_permission(self, request: HttpRequest) -> bool:

@@ -27,7 +27,8 @@ from django.conf import settings
 from django.db import transaction
 
 from config.cache import SharedVersion
-from prompts_library.models import ApiToken, Prompt, scope_allows
+from integrations.models import BedrockModel
+from prompts_library.models import ApiToken, Prompt, integration_allowed, scope_allows
 
 MAX_ENTRIES = 10_000
 
@@ -42,14 +43,20 @@ class CachedToken:
     feature_ids: frozenset[int]
     last_used_at: datetime | None
     expires: float = field(default=0.0)
+    all_integrations: bool = False
+    integration_ids: frozenset[int] = frozenset()
 
     def allows(self, prompt: Prompt) -> bool:
         return scope_allows(self.all_prompts, self.prompt_ids, self.feature_ids, prompt)
+
+    def allows_integration(self, integration_id: int) -> bool:
+        return integration_allowed(self.all_integrations, self.integration_ids, integration_id)
 
 
 _lock = threading.Lock()
 _tokens: dict[str, CachedToken] = {}
 _prompts: dict[str, tuple[Prompt, float]] = {}
+_integrations: dict[str, tuple[BedrockModel, float]] = {}
 # The shared version the entries were read under (None: keep nothing).
 _seen: str | None = None
 
@@ -61,6 +68,7 @@ def clear() -> None:
         _seen = None
         _tokens.clear()
         _prompts.clear()
+        _integrations.clear()
 
 
 def changed() -> None:
@@ -85,6 +93,7 @@ def sync() -> str | None:
         with _lock:
             _tokens.clear()
             _prompts.clear()
+            _integrations.clear()
             _seen = current
     return current
 
@@ -124,7 +133,7 @@ def token(token_hash: str, read_under: str | None) -> CachedToken | None:
         return entry
     row = (
         ApiToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
-        .only("pk", "all_prompts", "last_used_at")
+        .only("pk", "all_prompts", "all_integrations", "last_used_at")
         .first()
     )
     if row is None:
@@ -136,6 +145,8 @@ def token(token_hash: str, read_under: str | None) -> CachedToken | None:
         feature_ids=frozenset(row.features.values_list("pk", flat=True)),
         last_used_at=row.last_used_at,
         expires=now + settings.API_CACHE_SECONDS,
+        all_integrations=row.all_integrations,
+        integration_ids=frozenset(row.integrations.values_list("pk", flat=True)),
     )
     _store(_tokens, token_hash, entry, read_under)
     return entry
@@ -150,6 +161,23 @@ def prompt(ref: str, read_under: str | None) -> Prompt | None:
     found = _lookup(ref)
     if found is not None:
         _store(_prompts, ref, (found, now + settings.API_CACHE_SECONDS), read_under)
+    return found
+
+
+API_NAME_MAX_LENGTH = BedrockModel._meta.get_field("api_name").max_length or 0
+
+
+def integration(api_name: str, read_under: str | None) -> BedrockModel | None:
+    """The integration by its API model name (the OpenAI-compatible API's `model`)."""
+    hit = _integrations.get(api_name)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    if "\x00" in api_name or len(api_name) > API_NAME_MAX_LENGTH:
+        return None  # no name holds these; PostgreSQL refuses NUL in text
+    found = BedrockModel.objects.select_related("provider").filter(api_name=api_name).first()
+    if found is not None:
+        _store(_integrations, api_name, (found, now + settings.API_CACHE_SECONDS), read_under)
     return found
 
 

@@ -138,12 +138,29 @@ class TokenForm(LimitsForm):  # its limits: usage.forms.LimitsForm
     features = forms.ModelMultipleChoiceField(
         label="Only the prompts of these features", queryset=Feature.objects.all(), required=False
     )
+    all_integrations = forms.BooleanField(
+        label="All integrations",
+        required=False,
+        help_text="Every integration through the OpenAI-compatible API (/api/v1/chat/"
+        "completions), including integrations saved later. Otherwise choose below.",
+    )
+    integrations = forms.ModelMultipleChoiceField(
+        label="Only these integrations",
+        queryset=BedrockModel.objects.select_related("provider"),
+        required=False,
+    )
 
     def clean(self) -> dict[str, Any]:
         d = super().clean() or {}
-        limited = bool(d.get("prompts")) or bool(d.get("features"))
-        if d.get("all_prompts") and limited:
-            raise forms.ValidationError(tokens.BOTH)
-        if not d.get("all_prompts") and not limited and not self.has_error("prompts"):
-            raise forms.ValidationError(tokens.NEITHER)
+        if self.has_error("prompts") or self.has_error("integrations"):
+            return d
+        try:
+            tokens.check_scope(
+                bool(d.get("all_prompts")),
+                bool(d.get("prompts")) or bool(d.get("features")),
+                bool(d.get("all_integrations")),
+                bool(d.get("integrations")),
+            )
+        except tokens.ScopeError as e:
+            raise forms.ValidationError(str(e)) from None
         return d

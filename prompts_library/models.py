@@ -194,6 +194,10 @@ class ApiToken(models.Model):
     all_prompts = models.BooleanField("All prompts", default=False)
     prompts = models.ManyToManyField(Prompt, blank=True, related_name="+")
     features = models.ManyToManyField(Feature, blank=True, related_name="+")
+    # The OpenAI-compatible API (gateway/): every integration only when chosen so; otherwise
+    # the listed ones. A token granted none may call no integration that way.
+    all_integrations = models.BooleanField("All integrations", default=False)
+    integrations = models.ManyToManyField("integrations.BedrockModel", blank=True, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -209,10 +213,13 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, name: str, created_by=None, *, all_prompts: bool) -> tuple[ApiToken, str]:
+    def issue(
+        cls, name: str, created_by=None, *, all_prompts: bool, all_integrations: bool = False
+    ) -> tuple[ApiToken, str]:
         """A new token row and the plaintext token, which is never stored.
 
-        Without all_prompts the token allows nothing until prompts or features are added.
+        Without all_prompts the token allows no prompt until prompts or features are added;
+        without all_integrations no integration until integrations are added.
         """
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = cls.objects.create(
@@ -221,6 +228,7 @@ class ApiToken(models.Model):
             token_hash=hash_token(token),
             created_by=created_by,
             all_prompts=all_prompts,
+            all_integrations=all_integrations,
         )
         return row, token
 
@@ -236,7 +244,13 @@ class ApiToken(models.Model):
     @property
     def allows_nothing(self) -> bool:
         """Limited, and everything it was limited to has been deleted."""
-        return not self.all_prompts and not self.prompts.all() and not self.features.all()
+        return (
+            not self.all_prompts
+            and not self.all_integrations
+            and not self.prompts.all()
+            and not self.features.all()
+            and not self.integrations.all()
+        )
 
 
 def scope_allows(
@@ -244,3 +258,11 @@ def scope_allows(
 ) -> bool:
     """A token's scope, one rule: every prompt only when chosen so, never by absence."""
     return all_prompts or prompt.pk in prompt_ids or prompt.feature_id in feature_ids
+
+
+def integration_allowed(
+    all_integrations: bool, integration_ids: AbstractSet[int], integration_id: int
+) -> bool:
+    """Whether a token may call an integration through the OpenAI-compatible API: every one
+    only when chosen so, never by absence."""
+    return all_integrations or integration_id in integration_ids

@@ -512,9 +512,13 @@ def tokens(request: HttpRequest) -> HttpResponse:
             form.cleaned_data["features"],
             all_prompts=form.cleaned_data["all_prompts"],
             limits=form.limits(),
+            integrations=form.cleaned_data["integrations"],
+            all_integrations=form.cleaned_data["all_integrations"],
         )
         form = TokenForm()
-    rows = ApiToken.objects.select_related("created_by").prefetch_related("prompts", "features")
+    rows = ApiToken.objects.select_related("created_by").prefetch_related(
+        "prompts", "features", "integrations__provider"
+    )
     context = {"form": form, "tokens": rows, "created": created}
     status = 400 if form.is_bound and form.errors else 200
     response = render(request, "prompts_library/tokens.html", context, status=status)

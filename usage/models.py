@@ -80,6 +80,7 @@ class CallRecord(models.Model):
         PROMPT_TEST = "prompt_test", "Prompt test"
         DRAFT_TEST = "draft_test", "Draft test"
         INVOKE_API = "invoke_api", "Invoke API"
+        CHAT_COMPLETIONS = "chat_completions", "Chat completions"
         CANARY = "canary", "Health canary"
 
     created = models.DateTimeField()

@@ -3,10 +3,11 @@
 (function () {
   "use strict";
 
-  // Not part of what a Test proves: changing them keeps Save as it is (prices are saved, not tested).
+  // Not part of what a Test proves: changing them keeps Save as it is (prices are saved, not
+  // tested; the API model name is the OpenAI-compatible API's name for the integration).
   const IGNORED = new Set([
     "csrfmiddlewaretoken", "external_id_auto", "endpoint_auto",
-    "price_input_per_1k", "price_output_per_1k",
+    "price_input_per_1k", "price_output_per_1k", "api_name",
   ]);
 
   function formValues(form) {

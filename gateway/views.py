@@ -1,0 +1,360 @@
+"""The OpenAI-compatible API: /api/v1/models and /api/v1/chat/completions.
+
+A client written against OpenAI's libraries uses the console's models by changing its base URL
+(http://host/api/v1), API key (a console API token) and model (an integration's API model name).
+Tokens, their caching and revocation, their limits and the audit of their use are the Invoke
+API's (prompts_library.api); errors are in OpenAI's shape {"error": {message, type, param, code}}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from bedrock import invoke, observe, rules
+from bedrock.values import InvalidValue
+from gateway import chat
+from gateway.serve import Served, serve, session_name
+from integrations.models import BedrockModel
+from prompts_library import api, apicache, services
+from prompts_library.apicache import CachedToken
+from usage import limits
+
+SERVED_BY = "X-Served-By"
+
+# OpenAI's error type for each status the gateway answers with.
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+}
+# The token's own limits (usage.limits) in OpenAI's terms: (type, code).
+LIMIT_ERRORS = {
+    limits.RATE_LIMITED: ("requests", "rate_limit_exceeded"),
+    limits.BUDGET_EXCEEDED: ("insufficient_quota", "insufficient_quota"),
+}
+
+
+def error(
+    message: str,
+    status: int,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    type: str | None = None,
+    retry_after: int | None = None,
+) -> JsonResponse:
+    kind = type or ERROR_TYPES.get(status, "api_error")
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    response = JsonResponse(body, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _unauthorized() -> JsonResponse:
+    return error(
+        "Send a valid console API token: Authorization: Bearer <token>.",
+        401,
+        code="invalid_api_key",
+    )
+
+
+def _not_allowed(method: str) -> JsonResponse:
+    response = error(f"Use {method}.", 405, code="method_not_allowed")
+    response["Allow"] = method
+    return response
+
+
+def _refused(verdict: limits.Verdict) -> JsonResponse:
+    kind, code = LIMIT_ERRORS.get(verdict.code, ("requests", "rate_limit_exceeded"))
+    return verdict.headers(error(verdict.message, limits.STATUS, code=code, type=kind))
+
+
+def _upstream(e: services.InvokeError) -> JsonResponse:
+    return error(e.message, e.status, code=e.code, type="api_error", retry_after=e.retry_after)
+
+
+def _failure(result: invoke.Result) -> services.InvokeError:
+    """A failed model call as the Invoke API names it (no ARNs or account ids in the message)."""
+    failed = result.error
+    if failed is None:
+        raise ValueError("the call did not fail")
+    if failed.step == invoke.EXTRACT:
+        return services.InvokeError("upstream_error", failed.message, 502)
+    return services.upstream_error(
+        failed.code, services._public_message(failed.code, failed.message)
+    )
+
+
+# --- the models -----------------------------------------------------------------------------
+
+
+def _model(integration: BedrockModel) -> dict[str, Any]:
+    return {
+        "id": integration.api_name,
+        "object": "model",
+        "created": int(integration.created.timestamp()),
+        "owned_by": integration.provider.name,
+    }
+
+
+def _allowed(token: CachedToken) -> Any:
+    integrations = BedrockModel.objects.select_related("provider").order_by("api_name")
+    if not token.all_integrations:
+        integrations = integrations.filter(pk__in=token.integration_ids)
+    return integrations.only("api_name", "created", "provider__name")
+
+
+@login_not_required
+def models(request: HttpRequest) -> HttpResponse:
+    """The integrations the token may call, in OpenAI's list shape."""
+    if request.method != "GET":
+        return _not_allowed("GET")
+    token = api._token(request, apicache.sync())
+    if token is None:
+        return _unauthorized()
+    return JsonResponse({"object": "list", "data": [_model(i) for i in _allowed(token)]})
+
+
+@login_not_required
+def model(request: HttpRequest, name: str) -> HttpResponse:
+    if request.method != "GET":
+        return _not_allowed("GET")
+    read_under = apicache.sync()
+    token = api._token(request, read_under)
+    if token is None:
+        return _unauthorized()
+    integration = apicache.integration(name, read_under)
+    if integration is None:
+        return _model_not_found(name)
+    if not token.allows_integration(integration.pk):
+        return _model_not_allowed(name)
+    return JsonResponse(_model(integration))
+
+
+def _model_not_found(name: str) -> JsonResponse:
+    return error(
+        f"The model {name!r} does not exist: send an integration's API model name "
+        "(GET /api/v1/models lists them).",
+        404,
+        code="model_not_found",
+        param="model",
+    )
+
+
+def _model_not_allowed(name: str) -> JsonResponse:
+    return error(
+        f"This API token may not use the model {name!r}.",
+        403,
+        code="model_not_allowed",
+        param="model",
+    )
+
+
+# --- chat completions ----------------------------------------------------------------------
+
+# Calls run here so that the gateway can stop waiting at its own timeout, whatever botocore's is.
+_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="gateway")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked request with everything read from the database: ready to call the model."""
+
+    checked: chat.ChatRequest
+    integration: BedrockModel
+    context: observe.CallContext
+    verdict: limits.Verdict
+    answer: chat.Answer
+
+    def start(self, on_text: Any = None) -> Any:
+        options = invoke.Options(
+            session_name=session_name(self.integration),
+            deadline_s=settings.PROMPTS_INVOKE_TIMEOUT,
+            on_text=on_text,
+        )
+        return _pool.submit(
+            _held_serve, self.integration, self.checked.converse, options, self.context
+        )
+
+    def timed_out(self) -> JsonResponse:
+        timeout = settings.PROMPTS_INVOKE_TIMEOUT
+        observe.notify(
+            self.context,
+            observe.CallOutcome(ok=False, error_code="upstream_timeout", total_ms=timeout * 1000),
+        )
+        return _upstream(
+            services.InvokeError(
+                "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
+            )
+        )
+
+    def answered(self, response: HttpResponse, served: Served) -> HttpResponse:
+        response[SERVED_BY] = served.integration.api_name
+        return self.verdict.headers(response)
+
+
+def _held_serve(*args: Any) -> tuple[Served, observe.Held]:
+    with observe.held() as calls:
+        served = serve(*args)
+    return served, calls
+
+
+def _read_request(request: HttpRequest) -> Any:
+    """The JSON body, or the error response to answer instead."""
+    body = api._read_body(request)
+    if body is None:
+        return error("The request body is larger than 1 MB.", 413, code="payload_too_large")
+    if not api._is_json(request.META.get("CONTENT_TYPE", "")):
+        return error(
+            "Send the request as Content-Type: application/json.",
+            415,
+            code="unsupported_media_type",
+        )
+    try:
+        return rules.parse_json(body, "request body")
+    except InvalidValue as e:
+        return error(str(e), 400)
+
+
+def _prepare(request: HttpRequest) -> Prepared | HttpResponse:
+    read_under = apicache.sync()  # a change made in any process applies from here on
+    token = api._token(request, read_under)
+    if token is None:
+        return _unauthorized()
+    body = _read_request(request)
+    if isinstance(body, HttpResponse):
+        return body
+    try:
+        checked = chat.parse(body)
+    except chat.ChatError as e:
+        return error(e.message, 400, code=e.code, param=e.param)
+    integration = apicache.integration(checked.model, read_under)
+    if integration is None:
+        return _model_not_found(checked.model)
+    if not token.allows_integration(integration.pk):
+        return _model_not_allowed(checked.model)
+    verdict = limits.admit(token.pk, read_under)
+    if verdict.refused:
+        return _refused(verdict)
+    context = observe.CallContext(observe.CHAT_COMPLETIONS, integration.pk, token_id=token.pk)
+    return Prepared(checked, integration, context, verdict, chat.Answer(integration.api_name))
+
+
+def _finish(prepared: Prepared, served: Served, calls: observe.Held) -> HttpResponse:
+    """Record the call (on the request's own thread), then answer."""
+    observe.deliver(calls)
+    result = served.result
+    if result.error is not None:
+        return _upstream(_failure(result))
+    tokens = chat.usage(result.usage.input_tokens, result.usage.output_tokens)
+    completion = prepared.answer.completion(result.text or "", result.stop_reason, tokens)
+    return prepared.answered(JsonResponse(completion), served)
+
+
+@csrf_exempt
+@login_not_required
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _not_allowed("POST")
+    prepared = await sync_to_async(_prepare)(request)
+    if isinstance(prepared, HttpResponse):
+        return prepared
+    if prepared.checked.stream:
+        return await _streamed(prepared)
+    future = prepared.start()
+    try:
+        served, calls = await asyncio.wait_for(
+            asyncio.wrap_future(future), settings.PROMPTS_INVOKE_TIMEOUT
+        )
+    except TimeoutError:
+        future.cancel()
+        return await sync_to_async(prepared.timed_out)()
+    return await sync_to_async(_finish)(prepared, served, calls)
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+DONE = b"data: [DONE]\n\n"
+
+
+async def _streamed(prepared: Prepared) -> HttpResponse:
+    """`stream: true`: chat.completion.chunk events over SSE, each piece as it arrives.
+
+    The answer waits for the model's first text, so that a call refused before any text
+    (throttled, access denied, no such model) is a JSON error with its status, as OpenAI's
+    API answers; a stream that breaks later ends with an error event in OpenAI's shape.
+    """
+    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def hand_on(piece: str | None) -> None:  # on the call's thread
+        loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+    future = prepared.start(on_text=hand_on)
+    future.add_done_callback(lambda _: hand_on(None))
+    deadline = loop.time() + settings.PROMPTS_INVOKE_TIMEOUT
+    try:
+        first = await asyncio.wait_for(pieces.get(), deadline - loop.time())
+    except TimeoutError:
+        future.cancel()
+        return await sync_to_async(prepared.timed_out)()
+    if first is None:  # ended before any text: failed (the stream reader asks for text)
+        served, calls = future.result()
+        return await sync_to_async(_finish)(prepared, served, calls)
+
+    answer, include_usage = prepared.answer, prepared.checked.include_usage
+
+    def chunk(**kw: Any) -> bytes:
+        return _sse(answer.chunk(include_usage=include_usage, **kw))
+
+    async def events() -> AsyncIterator[bytes]:
+        yield chunk(delta={"role": "assistant", "content": ""})
+        yield chunk(delta={"content": first})
+        try:
+            while (
+                piece := await asyncio.wait_for(pieces.get(), deadline - loop.time())
+            ) is not None:
+                yield chunk(delta={"content": piece})
+        except TimeoutError:
+            future.cancel()
+            timed_out = await sync_to_async(prepared.timed_out)()
+            yield b"data: " + timed_out.content + b"\n\n"
+            return
+        served, calls = future.result()
+        await sync_to_async(observe.deliver)(calls)
+        result = served.result
+        if result.error is not None:
+            failed = _failure(result)
+            yield b"data: " + _upstream(failed).content + b"\n\n"
+            return
+        yield chunk(finish=chat.finish_reason(result.stop_reason))
+        if include_usage:
+            tokens = chat.usage(result.usage.input_tokens, result.usage.output_tokens)
+            yield chunk(tokens=tokens)
+        yield DONE
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    response[SERVED_BY] = prepared.integration.api_name
+    return prepared.verdict.headers(response)
