@@ -184,14 +184,23 @@ class Prepared:
     verdict: limits.Verdict
     answer: chat.Answer
 
-    def start(self, on_text: Any = None) -> Any:
-        options = invoke.Options(
+    def options(self, on_text: Any = None) -> invoke.Options:
+        # The deadline bounds the model call, its HTTP read included: no thread outlives it.
+        return invoke.Options(
             session_name=session_name(self.integration),
             deadline_s=settings.PROMPTS_INVOKE_TIMEOUT,
             on_text=on_text,
         )
+
+    def start(self, on_text: Any = None) -> Any:
+        """The call on the pool (streamed): the event loop waits, the outcome is held for the
+        request's own thread to record."""
         return _pool.submit(
-            _held_serve, self.integration, self.checked.converse, options, self.context
+            _held_serve,
+            self.integration,
+            self.checked.converse,
+            self.options(on_text),
+            self.context,
         )
 
     def timed_out(self) -> JsonResponse:
@@ -261,6 +270,10 @@ def _prepare(request: HttpRequest) -> Prepared | HttpResponse:
 def _finish(prepared: Prepared, served: Served, calls: observe.Held) -> HttpResponse:
     """Record the call (on the request's own thread), then answer."""
     observe.deliver(calls)
+    return _respond(prepared, served)
+
+
+def _respond(prepared: Prepared, served: Served) -> HttpResponse:
     result = served.result
     if result.error is not None:
         return _upstream(_failure(result))
@@ -274,20 +287,21 @@ def _finish(prepared: Prepared, served: Served, calls: observe.Held) -> HttpResp
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _not_allowed("POST")
-    prepared = await sync_to_async(_prepare)(request)
-    if isinstance(prepared, HttpResponse):
+    answered = await sync_to_async(_complete)(request)
+    if isinstance(answered, Prepared):
+        return await _streamed(answered)
+    return answered
+
+
+def _complete(request: HttpRequest) -> HttpResponse | Prepared:
+    """The whole plain call on the request's thread, in one hop from the event loop: checks,
+    the model call (recorded by the observers in this thread), the answer. A streamed call is
+    returned prepared, for the event loop to stream."""
+    prepared = _prepare(request)
+    if isinstance(prepared, HttpResponse) or prepared.checked.stream:
         return prepared
-    if prepared.checked.stream:
-        return await _streamed(prepared)
-    future = prepared.start()
-    try:
-        served, calls = await asyncio.wait_for(
-            asyncio.wrap_future(future), settings.PROMPTS_INVOKE_TIMEOUT
-        )
-    except TimeoutError:
-        future.cancel()
-        return await sync_to_async(prepared.timed_out)()
-    return await sync_to_async(_finish)(prepared, served, calls)
+    integration, converse = prepared.integration, prepared.checked.converse
+    return _respond(prepared, serve(integration, converse, prepared.options(), prepared.context))
 
 
 def _sse(data: dict[str, Any]) -> bytes:

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from gateway import openapi as gateway_openapi
 from prompts_library import rendering
 from prompts_library.models import ApiToken, Prompt, PromptVersion, hash_token
 
@@ -337,6 +338,8 @@ def document(prompts: list[Prompt] | None = None) -> dict[str, Any]:
                 "Platform features invoke published prompts with their variables. Fetched with"
                 " an API token (Authorization: Bearer), the description also lists each"
                 " published prompt that the token may invoke, with its variables typed."
+                " /api/v1/models and /api/v1/chat/completions answer OpenAI's API for the"
+                " integrations a token is granted (base URL /api/v1, model = API model name)."
             ),
         },
         "servers": [{"url": "/"}],
@@ -371,6 +374,7 @@ def document(prompts: list[Prompt] | None = None) -> dict[str, Any]:
                 ),
             },
             **_prompt_paths(prompts or []),
+            **gateway_openapi.paths(),
         },
     }
 

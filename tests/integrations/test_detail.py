@@ -22,3 +22,10 @@ class TestDetail:
         r = alice_client.get(f"/integrations/{integration.pk}/")
         assert "<script>alert(1)</script>" not in r.text
         assert "&lt;script&gt;" in r.text
+
+
+@pytest.mark.django_db
+def test_it_shows_the_api_model_name(alice_client):
+    integration = make_integration()
+    page = alice_client.get(f"/integrations/{integration.pk}/").text
+    assert "<dt>API model name</dt><dd><code>bedrock-anthropic-haiku</code></dd>" in page

@@ -167,3 +167,21 @@ class TestAssist:
     ):
         r = alice_client.post("/integrations/assist/", {"assist_seq": "7"}, HTTP_HX_REQUEST="true")
         assert json.loads(r.headers["HX-Trigger"])["consoleSuggest"]["seq"] == 7
+
+
+@pytest.mark.django_db
+def test_a_new_integration_is_offered_a_free_api_model_name(alice_client):
+    from tests.integrations.fixtures import make_integration
+
+    make_integration()  # bedrock-anthropic-haiku is taken
+    names = {"provider_name": "Bedrock Anthropic", "model_name": "Haiku!"}
+    r = alice_client.post("/integrations/assist/", names, HTTP_HX_REQUEST="true")
+    assert suggestions(r)["api_name"] == "bedrock-anthropic-haiku-2"
+    page = alice_client.get("/integrations/new/").text
+    assert 'data-suggests="external_id endpoint request_json api_name"' in page
+    assert "API model name" in page
+    # Editing an integration: its name is never replaced behind the admin's back.
+    r = alice_client.post(
+        "/integrations/assist/", {**names, "integration": "1"}, HTTP_HX_REQUEST="true"
+    )
+    assert "api_name" not in suggestions(r)

@@ -46,7 +46,8 @@ ALL_BUT_5XX = [c for c in checks.CHECKS.get_all() if c.__name__ != "not_a_server
 @pytest.fixture
 def api_token(db, sandbox, bob):
     make_prompt()
-    return ApiToken.issue("fuzz", bob, all_prompts=True)[1]
+    # All integrations too: the OpenAI-compatible endpoints are fuzzed with the same token.
+    return ApiToken.issue("fuzz", bob, all_prompts=True, all_integrations=True)[1]
 
 
 @pytest.fixture
@@ -68,7 +69,8 @@ FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(Healt
 def test_the_api_holds_its_description(api_schema, api_token):
     """Every operation of the served description, valid and invalid data, all checks."""
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 2  # the generic path and the typed one of the published prompt
+    # The generic path and the typed one of the published prompt; the gateway's three.
+    assert len(operations) == 5
     for operation in operations:
 
         @given(case=operation.as_strategy())
@@ -95,9 +97,14 @@ def test_the_description_types_each_prompts_variables(client, api_token):
         "stream": openapi.STREAM_PROPERTY,  # not a variable: the option to stream the answer
     }
     assert media["example"]["max_tokens"] == 64
-    # Without a token: only the generic path, no prompt names.
+    # Without a token: only the generic paths, no prompt names.
     anonymous = client.get("/api/v1/openapi.json").json()
-    assert list(anonymous["paths"]) == ["/api/v1/prompts/{ref}/invoke"]
+    assert list(anonymous["paths"]) == [
+        "/api/v1/prompts/{ref}/invoke",
+        "/api/v1/models",
+        "/api/v1/models/{name}",
+        "/api/v1/chat/completions",
+    ]
 
 
 DEEP = 1000  # json's C parser stops near Python's recursion limit

@@ -15,6 +15,7 @@ import pytest
 from django.urls import resolve
 from django.utils import timezone
 
+from gateway import views as gateway_views
 from prompts_library import api, openapi, services
 from prompts_library.models import ApiToken, PromptVersion
 from tests.prompts.fixtures import make_prompt
@@ -205,8 +206,14 @@ def test_it_is_served_without_signing_in(client):
         "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
     assert doc["security"] == [{"bearerAuth": []}]
+    gateway = {
+        "/api/v1/models": gateway_views.models,
+        "/api/v1/models/{name}": gateway_views.model,
+        "/api/v1/chat/completions": gateway_views.chat_completions,
+    }
     for path in doc["paths"]:
-        assert resolve(path.replace("{ref}", "some-slug")).func is api.invoke
+        view = resolve(path.replace("{ref}", "some-slug").replace("{name}", "some-model")).func
+        assert view is gateway.get(path, api.invoke)
     body = doc["paths"][PATH]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["type"] == "object"
 

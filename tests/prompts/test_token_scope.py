@@ -33,9 +33,12 @@ def test_a_token_limited_to_a_deleted_feature_allows_nothing(
     assert not row.allows(prompt)
     assert_error(invoke(client, prompt.slug, BODY, token), 403, "forbidden")
     page = alice_client.get("/prompts/tokens/")
-    assert "the prompts and features it was limited to were deleted" in page.text
+    assert "the prompts, features and integrations it was limited to were deleted" in page.text
     admin_page = alice_client.get(f"/admin/prompts_library/apitoken/{row.pk}/change/")
-    assert "Nothing: the prompts and features it was limited to were deleted" in admin_page.text
+    assert (
+        "Nothing: the prompts, features and integrations it was limited to were deleted"
+        in admin_page.text
+    )
 
 
 def test_a_token_limited_to_a_deleted_prompt_allows_nothing(client, sandbox, prompt, alice):
@@ -100,3 +103,33 @@ def test_the_api_description_lists_what_the_token_allows(client, prompt, alice):
     assert described(everything) and not described(limited)
     other.delete()
     assert not described(limited)
+
+
+def test_integrations_are_a_scope_of_their_own_on_the_form(alice_client, prompt):
+    integration = prompt.integration
+    r = alice_client.post(
+        "/prompts/tokens/",
+        {"name": "gw", "all_integrations": "on", "integrations": [integration.pk]},
+    )
+    assert r.status_code == 400 and tokens.BOTH_INTEGRATIONS in r.text
+    r = alice_client.post("/prompts/tokens/", {"name": "gw", "integrations": [integration.pk]})
+    assert r.status_code == 200 and r.context["created"]
+    row = ApiToken.objects.get()
+    assert not row.all_prompts and not row.all_integrations
+    assert list(row.integrations.all()) == [integration]
+    assert "Integrations: <code>bedrock-anthropic-haiku</code>" in r.text
+    r = alice_client.post("/prompts/tokens/", {"name": "all", "all_integrations": "on"})
+    assert ApiToken.objects.get(name="all").all_integrations
+    assert "All integrations" in r.text
+
+
+def test_a_token_limited_to_a_deleted_integration_allows_nothing(client, alice, bob):
+    from tests.integrations.fixtures import make_integration
+
+    spare = make_integration(provider="Spare", name="Old")
+    row, token = tokens.issue_token("spare only", alice, integrations=[spare])
+    assert not row.allows_nothing
+    spare.delete()
+    assert row.allows_nothing
+    r = client.get("/api/v1/models", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert r.status_code == 200 and r.json()["data"] == []
