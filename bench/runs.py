@@ -460,6 +460,7 @@ def seed_pages(sandbox_url: str, integrations: int, versions: int, tests: int) -
         BedrockModel(
             provider=providers[i % 100],
             name=f"Seed model {i}",
+            api_name=f"seed-model-{i}",
             role_arn=config.role_arn,
             sts_endpoint=config.sts_endpoint,
             external_id=config.external_id,

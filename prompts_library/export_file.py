@@ -57,6 +57,7 @@ def export_data() -> dict[str, Any]:
             {
                 "provider": i.provider.name,
                 "name": i.name,
+                "api_name": i.api_name,
                 "role_arn": i.role_arn,
                 "sts_endpoint": i.sts_endpoint,
                 "external_id": i.external_id,

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from bedrock import arns, endpoints, invoke, policies, rules
 from bedrock.values import InvalidValue
-from integrations.models import BedrockModel, Provider
+from integrations.models import BedrockModel, Provider, check_api_name
 from prompts_library import rendering
 from prompts_library.export_file import FORMAT, VERSION
 from prompts_library.models import Feature, Prompt, PromptVersion
@@ -135,6 +135,7 @@ class IntegrationIn:
     request_json: str
     headers: tuple[HeaderIn, ...]
     request_format: str = invoke.INVOKE_MODEL
+    api_name: str = ""  # files from before API model names: derived on import
 
     @property
     def label(self) -> str:
@@ -237,6 +238,11 @@ def _parse_integration(data: Any, where: str) -> IntegrationIn:
         request_json=request_json,
         headers=_parse_headers(data, where),
         request_format=_request_format(data, request_json, where),
+        api_name=_check(
+            f"{where}.api_name",
+            check_api_name,
+            _text(data, "api_name", where, required=False, blank=True),
+        ),
     )
 
 

@@ -90,8 +90,16 @@ def _import_integration(item: IntegrationIn, provider: Provider, report: Report)
         "headers": rows,
     }
     if existing is None:
+        # The file's API model name when it is free here (else one derived from the names);
+        # an integration that exists keeps its own, which callers here already use.
+        api_name = item.api_name
+        if api_name and BedrockModel.objects.filter(api_name=api_name).exists():
+            report.integrations.warnings.append(
+                f"{item.label}: the API model name {api_name} is taken here; another was given."
+            )
+            api_name = ""
         obj = BedrockModel.objects.create(
-            provider=provider, name=item.name, fingerprint=fingerprint, **values
+            provider=provider, name=item.name, fingerprint=fingerprint, api_name=api_name, **values
         )
         recorder.record_create(obj)
         report.integrations.created.append(f"{item.label} (Unverified: run a Test)")

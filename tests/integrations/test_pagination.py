@@ -19,11 +19,16 @@ def _clone_integrations(
     fields = {
         f.name: getattr(template, f.name)
         for f in BedrockModel._meta.concrete_fields
-        if f.name not in ("id", "provider", "name", "created", "updated")
+        if f.name not in ("id", "provider", "name", "api_name", "created", "updated")
     }
     BedrockModel.objects.bulk_create(
         [
-            BedrockModel(**fields, provider=provider, name=f"{prefix} {i:03d}")
+            BedrockModel(
+                **fields,
+                provider=provider,
+                name=f"{prefix} {i:03d}",
+                api_name=f"{provider.pk}-{prefix}-{i:03d}".lower().replace(" ", "-"),
+            )
             for i in range(start, start + n)
         ]
     )

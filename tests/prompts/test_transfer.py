@@ -17,7 +17,7 @@ from integrations.forms import IntegrationForm
 from integrations.models import BedrockModel, ConnectionTest, Header, load_headers
 from prompts_library import export_file, import_check, transfer
 from prompts_library.models import ApiToken, Prompt
-from tests.integrations.fixtures import SECRET
+from tests.integrations.fixtures import SECRET, make_integration
 from tests.integrations.helpers import form_data as integration_form_data
 from tests.prompts.helpers import counts, populate, snapshot, wipe
 
@@ -115,6 +115,24 @@ class TestImport:
         assert not haiku.verified
         assert haiku.fingerprint == haiku.configuration().fingerprint()
         assert not ApiToken.objects.exists() and not ConnectionTest.objects.exists()
+
+    def test_api_model_names_travel_and_never_collide(self, alice):
+        haiku = populate(alice)
+        haiku.api_name = "support-model"
+        haiku.save(update_fields=["api_name"])
+        data = json.loads(export_file.dumps(export_file.export_data()))
+        assert data["integrations"][0]["api_name"] == "support-model"
+        wipe()
+        transfer.import_data(data, user=alice)
+        assert BedrockModel.objects.get(name="Haiku").api_name == "support-model"
+        # Into a console where the name is taken by another integration: another is given.
+        wipe()
+        make_integration(provider="Someone", name="Else").__class__.objects.update(
+            api_name="support-model"
+        )
+        report = transfer.import_data(data, user=alice)
+        assert BedrockModel.objects.get(name="Haiku").api_name == "bedrock-anthropic-haiku"
+        assert any("support-model is taken here" in w for w in report.warnings)
 
     def test_a_second_import_skips_everything(self, alice):
         haiku = populate(alice)
