@@ -91,18 +91,6 @@ def _upstream(e: services.InvokeError) -> JsonResponse:
     return error(e.message, e.status, code=e.code, type="api_error", retry_after=e.retry_after)
 
 
-def _failure(result: invoke.Result) -> services.InvokeError:
-    """A failed model call as the Invoke API names it (no ARNs or account ids in the message)."""
-    failed = result.error
-    if failed is None:
-        raise ValueError("the call did not fail")
-    if failed.step == invoke.EXTRACT:
-        return services.InvokeError("upstream_error", failed.message, 502)
-    return services.upstream_error(
-        failed.code, services._public_message(failed.code, failed.message)
-    )
-
-
 # --- the models -----------------------------------------------------------------------------
 
 
@@ -204,16 +192,7 @@ class Prepared:
         )
 
     def timed_out(self) -> JsonResponse:
-        timeout = settings.PROMPTS_INVOKE_TIMEOUT
-        observe.notify(
-            self.context,
-            observe.CallOutcome(ok=False, error_code="upstream_timeout", total_ms=timeout * 1000),
-        )
-        return _upstream(
-            services.InvokeError(
-                "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
-            )
-        )
+        return _upstream(services.timed_out(self.context))
 
     def answered(self, response: HttpResponse, served: Served) -> HttpResponse:
         response[SERVED_BY] = served.integration.api_name
@@ -276,7 +255,7 @@ def _finish(prepared: Prepared, served: Served, calls: observe.Held) -> HttpResp
 def _respond(prepared: Prepared, served: Served) -> HttpResponse:
     result = served.result
     if result.error is not None:
-        return _upstream(_failure(result))
+        return _upstream(services.failed_call(result.error))
     tokens = chat.usage(result.usage.input_tokens, result.usage.output_tokens)
     completion = prepared.answer.completion(result.text or "", result.stop_reason, tokens)
     return prepared.answered(JsonResponse(completion), served)
@@ -358,8 +337,8 @@ async def _streamed(prepared: Prepared) -> HttpResponse:
         await sync_to_async(observe.deliver)(calls)
         result = served.result
         if result.error is not None:
-            failed = _failure(result)
-            yield b"data: " + _upstream(failed).content + b"\n\n"
+            failed = _upstream(services.failed_call(result.error))
+            yield b"data: " + failed.content + b"\n\n"
             return
         yield chunk(finish=chat.finish_reason(result.stop_reason))
         if include_usage:

@@ -415,6 +415,23 @@ def upstream_error(code: str, message: str) -> InvokeError:
     return InvokeError("upstream_error", message, 502)
 
 
+def failed_call(error: invoke.Error) -> InvokeError:
+    """A failed model call as API callers see it (no role ARNs or account ids)."""
+    if error.step == invoke.EXTRACT:
+        return InvokeError("upstream_error", error.message, 502)
+    return upstream_error(error.code, _public_message(error.code, error.message))
+
+
+def timed_out(context: observe.CallContext) -> InvokeError:
+    """The API stopped waiting: the record says timeout (the late call is not reported)."""
+    timeout = settings.PROMPTS_INVOKE_TIMEOUT
+    observe.notify(
+        context,
+        observe.CallOutcome(ok=False, error_code="upstream_timeout", total_ms=timeout * 1000),
+    )
+    return InvokeError("upstream_timeout", f"The model did not answer within {timeout:g} s.", 504)
+
+
 # Calls run here so that the API can stop waiting at its own timeout, whatever botocore's is.
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="prompt-invoke")
 
@@ -488,27 +505,15 @@ class PreparedCall:
         )
 
     def timed_out(self) -> InvokeError:
-        timeout = settings.PROMPTS_INVOKE_TIMEOUT
-        # The answer is a timeout: that is what the record says (the late call is not reported).
-        observe.notify(
-            self.context,
-            observe.CallOutcome(ok=False, error_code="upstream_timeout", total_ms=timeout * 1000),
-        )
-        return InvokeError(
-            "upstream_timeout", f"The model did not answer within {timeout:g} s.", 504
-        )
+        return timed_out(self.context)
 
     def finish(self, served: fallbacks.Served, calls: Any) -> InvokeResult:
         """Record the calls (one per attempt), then the answer, or raise InvokeError."""
         observe.deliver(calls)
         result = served.result
-        error = result.error
-        attempts = public_attempts(served)
-        if error is not None:
-            if error.step == invoke.EXTRACT:
-                raise InvokeError("upstream_error", error.message, 502, attempts=attempts)
-            failed = upstream_error(error.code, _public_message(error.code, error.message))
-            failed.attempts = attempts
+        if result.error is not None:
+            failed = failed_call(result.error)
+            failed.attempts = public_attempts(served)
             raise failed
         return InvokeResult(
             text=result.text or "",

@@ -121,3 +121,24 @@ def test_a_stream_refused_before_any_text_is_a_json_error(gpt, sandbox, haiku):
         gpt.chat.completions.create(model=MODEL, messages=HELLO, stream=True)
     assert raised.value.status_code == 502 and raised.value.code == "upstream_access_denied"
     assert "arn:aws" not in raised.value.message
+
+
+def test_a_model_slower_than_the_timeout_is_a_504(gpt, sandbox, haiku, settings):
+    settings.PROMPTS_INVOKE_TIMEOUT = 1
+    sandbox.state.add_fault("invoke", "delay", ms=3000)
+    for stream in (False, True):
+        with pytest.raises(openai.InternalServerError) as raised:
+            gpt.chat.completions.create(model=MODEL, messages=HELLO, stream=stream)
+        assert raised.value.status_code == 504 and raised.value.code == "upstream_timeout"
+
+
+def test_a_body_that_is_not_json_is_a_400_in_openais_shape(client, token, haiku):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    r = client.post("/api/v1/chat/completions", "{nope", content_type="application/json", **auth)
+    assert r.status_code == 400
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+    r = client.post("/api/v1/chat/completions", "a=b", content_type="text/plain", **auth)
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+    r = client.get("/api/v1/chat/completions", **auth)
+    assert r.status_code == 405 and r["Allow"] == "POST"
