@@ -24,7 +24,15 @@ def _database_unavailable() -> bool:
     return isinstance(error, OperationalError | InterfaceError)
 
 
-def _api_error(code: str, message: str, status: int) -> JsonResponse:
+# The OpenAI-compatible endpoints (gateway/) answer errors in OpenAI's shape.
+OPENAI_PREFIXES = ("/api/v1/chat/", "/api/v1/models")
+
+
+def _api_error(request: HttpRequest, code: str, message: str, status: int) -> JsonResponse:
+    if request.path.startswith(OPENAI_PREFIXES):
+        kind = "api_error" if status >= 500 else "invalid_request_error"
+        body = {"message": message, "type": kind, "param": None, "code": code}
+        return JsonResponse({"error": body}, status=status)
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
@@ -37,20 +45,20 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not _is_api(request):
         return defaults.bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
-        return _api_error("payload_too_large", "The request body is too large.", 413)
-    return _api_error("bad_request", "The request could not be read.", 400)
+        return _api_error(request, "payload_too_large", "The request body is too large.", 413)
+    return _api_error(request, "bad_request", "The request could not be read.", 400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not _is_api(request):
         return defaults.permission_denied(request, exception)
-    return _api_error("forbidden", "Not allowed.", 403)
+    return _api_error(request, "forbidden", "Not allowed.", 403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not _is_api(request):
         return defaults.page_not_found(request, exception)
-    return _api_error("not_found", "No such API endpoint. See /api/v1/openapi.json.", 404)
+    return _api_error(request, "not_found", "No such API endpoint. See /api/v1/openapi.json.", 404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -59,10 +67,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         if unavailable:
             response: HttpResponse = _api_error(
-                "unavailable", "The console's database is unavailable. Try again shortly.", 503
+                request,
+                "unavailable",
+                "The console's database is unavailable. Try again shortly.",
+                503,
             )
         else:
-            response = _api_error("internal_error", "Something went wrong on our side.", 500)
+            response = _api_error(
+                request, "internal_error", "Something went wrong on our side.", 500
+            )
     else:
         # A template of its own, without the base layout: that reads the session and user.
         html = loader.get_template("unavailable.html").render({"database": unavailable})

@@ -142,3 +142,30 @@ def test_a_body_that_is_not_json_is_a_400_in_openais_shape(client, token, haiku)
     assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
     r = client.get("/api/v1/chat/completions", **auth)
     assert r.status_code == 405 and r["Allow"] == "POST"
+
+
+def test_it_answers_with_redis_unreachable(client, sandbox, haiku, token, alice, redis_down):
+    limits.do_set_limits(
+        tokens.ApiToken.objects.get(),
+        requests_per_minute=5,
+        tokens_per_minute=None,
+        monthly_budget_usd=None,
+        user=alice,
+    )
+    redis_down()  # the cache version, the limits' counters: the database serves them
+    r = client.post(
+        "/api/v1/chat/completions",
+        {"model": MODEL, "messages": HELLO},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert r.status_code == 200, r.content
+    assert r.json()["choices"][0]["message"]["content"]
+    assert r["X-RateLimit-Limit"] == "5"
+
+
+def test_errors_of_the_server_itself_are_in_openais_shape(client, token):
+    r = client.get("/api/v1/chat/nothing-here", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert r.status_code == 404
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert set(r.json()["error"]) == {"message", "type", "param", "code"}
