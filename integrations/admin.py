@@ -40,6 +40,7 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
     list_display = (
         "name",
         "provider",
+        "api_name",
         "model_id",
         "verified_badge",
         "last_test",
@@ -48,12 +49,13 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
     )
     list_select_related = ("provider", "last_test")
     list_filter = ("provider",)
-    search_fields = ("name", "provider__name", "model_id", "role_arn")
+    search_fields = ("name", "provider__name", "api_name", "model_id", "role_arn")
     show_full_result_count = False
     # Configuration changes go through the console's form, where they are validated and tested.
     fields = (
         "provider",
         "name",
+        "api_name",
         "role_arn",
         "sts_endpoint",
         "external_id",
@@ -71,6 +73,7 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
     )
     readonly_fields = (
         "provider",
+        "api_name",  # changed on the console's form, with its rule
         "role_arn",
         "sts_endpoint",
         "external_id",
