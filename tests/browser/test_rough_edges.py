@@ -65,7 +65,9 @@ def test_invalid_fields_are_marked_and_http_asks_for_https(page, alice, sandbox)
     endpoint_errors = page.locator("#errors-endpoint")
     expect(endpoint_errors).to_contain_text("Use https")
     expect(endpoint_errors).not_to_contain_text("EXTRA_AWS_ENDPOINTS")
-    expect(page.get_by_label("Model Name")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Model Name", exact=True)).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
     # fixed and tested again: the mark goes
     role.fill("arn:aws:iam::111122223333:role/BedrockConsoleSandbox")
     page.get_by_role("button", name="Test", exact=True).click()

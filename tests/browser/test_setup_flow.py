@@ -16,7 +16,7 @@ PROFILE_ID = f"us.{DEMO_MODEL_ID}"
 
 def fill_step_2(page, external_id=DEMO_EXTERNAL_ID):
     page.get_by_label("Provider Name").fill("Bedrock Anthropic")
-    page.get_by_label("Model Name").fill("Haiku")
+    page.get_by_label("Model Name", exact=True).fill("Haiku")
     page.get_by_label("IAM Role ARN").fill(DEMO_ROLE_ARN)
     page.get_by_label("Amazon STS API").fill(SANDBOX_URL + "/?Action=AssumeRole&Version=2011-06-15")
     page.get_by_label("External ID").fill(external_id)
@@ -53,15 +53,23 @@ def test_it_tests_saves_and_verifies(page, alice, sandbox, celery_worker):
     expect(save).to_be_enabled()
 
     # any edit disables Save until the values are tested again; undoing the edit restores it
-    page.get_by_label("Model Name").fill("Haiku 2")
+    page.get_by_label("Model Name", exact=True).fill("Haiku 2")
     expect(save).to_be_disabled()
-    page.get_by_label("Model Name").fill("Haiku")
+    page.get_by_label("Model Name", exact=True).fill("Haiku")
+    expect(save).to_be_enabled()
+
+    # The API model name was offered from the names; it is not part of what Test ran.
+    api_name = page.get_by_label("API model name")
+    expect(api_name).to_have_value("bedrock-anthropic-haiku")
+    api_name.fill("support-haiku")
     expect(save).to_be_enabled()
 
     save.click()
     page.wait_for_url(re.compile(r"/integrations/\d+/$"))
     expect(page.locator(".page-head .badge")).to_have_text("Verified")
+    expect(page.locator("dl.facts").first).to_contain_text("support-haiku")
     integration = BedrockModel.objects.get()
+    assert integration.api_name == "support-haiku"
     assert integration.sts_endpoint == SANDBOX_URL  # the pasted ?Action=AssumeRole was normalised
     assert integration.model_id == PROFILE_ID
     assert page.csp_violations == []
