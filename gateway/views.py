@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -29,6 +31,8 @@ from integrations.models import BedrockModel
 from prompts_library import api, apicache, services
 from prompts_library.apicache import CachedToken
 from usage import limits
+
+log = logging.getLogger(__name__)
 
 SERVED_BY = "X-Served-By"
 
@@ -199,6 +203,17 @@ class Prepared:
         return self.verdict.headers(response)
 
 
+def _record_late(future: Any) -> None:
+    """Record a streamed call whose client left before it ended, once it ends (on the pool)."""
+    try:
+        _, calls = future.result(timeout=settings.PROMPTS_INVOKE_TIMEOUT + 5)
+        observe.deliver(calls)
+    except Exception:  # a lost record is logged, never raised into the pool
+        log.exception("a streamed call's record was lost")
+    finally:
+        connection.close()  # the pool's threads keep no database connection
+
+
 def _held_serve(*args: Any) -> tuple[Served, observe.Held]:
     with observe.held() as calls:
         served = serve(*args)
@@ -321,30 +336,37 @@ async def _streamed(prepared: Prepared) -> HttpResponse:
         return _sse(answer.chunk(include_usage=include_usage, **kw))
 
     async def events() -> AsyncIterator[bytes]:
-        yield chunk(delta={"role": "assistant", "content": ""})
-        yield chunk(delta={"content": first})
+        recorded = False
         try:
-            while (
-                piece := await asyncio.wait_for(pieces.get(), deadline - loop.time())
-            ) is not None:
-                yield chunk(delta={"content": piece})
-        except TimeoutError:
-            future.cancel()
-            timed_out = await sync_to_async(prepared.timed_out)()
-            yield b"data: " + timed_out.content + b"\n\n"
-            return
-        served, calls = future.result()
-        await sync_to_async(observe.deliver)(calls)
-        result = served.result
-        if result.error is not None:
-            failed = _upstream(services.failed_call(result.error))
-            yield b"data: " + failed.content + b"\n\n"
-            return
-        yield chunk(finish=chat.finish_reason(result.stop_reason))
-        if include_usage:
-            tokens = chat.usage(result.usage.input_tokens, result.usage.output_tokens)
-            yield chunk(tokens=tokens)
-        yield DONE
+            yield chunk(delta={"role": "assistant", "content": ""})
+            yield chunk(delta={"content": first})
+            try:
+                while (
+                    piece := await asyncio.wait_for(pieces.get(), deadline - loop.time())
+                ) is not None:
+                    yield chunk(delta={"content": piece})
+            except TimeoutError:
+                future.cancel()
+                recorded = True  # as a timeout: the late call is not reported
+                timed_out = await sync_to_async(prepared.timed_out)()
+                yield b"data: " + timed_out.content + b"\n\n"
+                return
+            served, calls = future.result()
+            recorded = True
+            await sync_to_async(observe.deliver)(calls)
+            result = served.result
+            if result.error is not None:
+                failed = _upstream(services.failed_call(result.error))
+                yield b"data: " + failed.content + b"\n\n"
+                return
+            yield chunk(finish=chat.finish_reason(result.stop_reason))
+            if include_usage:
+                tokens = chat.usage(result.usage.input_tokens, result.usage.output_tokens)
+                yield chunk(tokens=tokens)
+            yield DONE
+        finally:
+            if not recorded:  # the client went away mid-stream: the call is recorded anyway
+                _pool.submit(_record_late, future)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

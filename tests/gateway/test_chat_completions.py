@@ -141,3 +141,25 @@ def test_the_call_is_recorded_and_audited_for_the_token(gpt, sandbox, haiku):
     assert record.input_tokens > 0 and record.output_tokens > 0
     used = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED, object_id=str(token.pk))
     assert used.get().changes["path"] == "/api/v1/chat/completions"
+
+
+def test_a_client_that_leaves_mid_stream_still_leaves_a_record(live_server, sandbox, haiku, token):
+    import time
+
+    import httpx
+
+    sandbox.state.set_config(stream_interval_ms=100)
+    with httpx.stream(
+        "POST",
+        f"{live_server.url}/api/v1/chat/completions",
+        json={"model": "bedrock-anthropic-haiku", "messages": HELLO, "stream": True},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ) as r:
+        lines = r.iter_lines()
+        assert next(lines).startswith("data: ")  # then the client goes away
+    deadline = time.monotonic() + 20
+    while not CallRecord.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record = CallRecord.objects.get()
+    assert record.kind == "chat_completions" and record.token_id
