@@ -162,7 +162,8 @@ def _model_not_allowed(name: str) -> JsonResponse:
 
 # --- chat completions ----------------------------------------------------------------------
 
-# Calls run here so that the gateway can stop waiting at its own timeout, whatever botocore's is.
+# Streamed calls run here while the event loop hands their text on (and stops waiting at the
+# gateway's own timeout); a plain call runs on its request's thread, bounded by its deadline.
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="gateway")
 
 
