@@ -29,3 +29,4 @@ def test_it_shows_the_api_model_name(alice_client):
     integration = make_integration()
     page = alice_client.get(f"/integrations/{integration.pk}/").text
     assert "<dt>API model name</dt><dd><code>bedrock-anthropic-haiku</code></dd>" in page
+    assert "base URL <code>http://testserver/api/v1</code>" in page
