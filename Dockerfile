@@ -7,6 +7,7 @@ COPY config ./config
 COPY accounts ./accounts
 COPY audit ./audit
 COPY bedrock ./bedrock
+COPY gateway ./gateway
 COPY integrations ./integrations
 COPY prompts_library ./prompts_library
 COPY sandbox ./sandbox
