@@ -28,6 +28,8 @@ from usage import prices
 # Prices are saved with the integration but are no part of what a Test proves: not in the
 # configuration, nor in the fingerprint that gates Save.
 PRICE_FIELDS = ("price_input_per_1k", "price_output_per_1k")
+# Nor is the API model name (the OpenAI-compatible API's name for the integration).
+UNTESTED_FIELDS = (*PRICE_FIELDS, "api_name")
 MAX_PRICE_PER_1K = Decimal("1000")
 
 
@@ -290,8 +292,9 @@ class IntegrationForm(forms.Form):
         return data
 
     def errors_besides_prices(self) -> bool:
-        """Whether a field a Test needs has an error (a bad price does not stop a Test)."""
-        return self.is_bound and bool(set(self.errors) - set(PRICE_FIELDS))
+        """Whether a field a Test needs has an error (a bad price or API model name does not
+        stop a Test)."""
+        return self.is_bound and bool(set(self.errors) - set(UNTESTED_FIELDS))
 
     def prices(self) -> dict[str, Decimal | None]:
         return {name: self.cleaned_data.get(name) for name in PRICE_FIELDS}

@@ -212,7 +212,8 @@ def test(request: HttpRequest) -> HttpResponse:
         integration = get_object_or_404(BedrockModel, pk=integration_id)
     form = IntegrationForm(request.POST, instance=integration)
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
-    # A bad price shows beside its field, but prices are not tested: the Test runs.
+    # A bad price or API model name shows beside its field, but they are not tested: the Test
+    # runs.
     if form.is_valid() or not form.errors_besides_prices():
         try:
             context["test"] = services.start_test(

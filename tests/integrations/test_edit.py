@@ -62,3 +62,15 @@ def test_derived_names_are_slugs_and_never_collide():
     )
     assert suggest_api_name("", "!!!") == "model"
     assert BedrockModel.objects.count() == 2
+
+
+def test_a_taken_api_model_name_does_not_stop_a_test(alice_client):
+    from integrations.models import ConnectionTest
+
+    make_integration(provider="Other Corp", name="Sonnet")
+    before = ConnectionTest.objects.count()
+    r = alice_client.post(
+        "/integrations/test/", form_data(api_name="other-corp-sonnet"), HTTP_HX_REQUEST="true"
+    )
+    assert "Another integration is called other-corp-sonnet already." in r.text
+    assert ConnectionTest.objects.count() == before + 1

@@ -178,7 +178,7 @@ def test_a_new_integration_is_offered_a_free_api_model_name(alice_client):
     r = alice_client.post("/integrations/assist/", names, HTTP_HX_REQUEST="true")
     assert suggestions(r)["api_name"] == "bedrock-anthropic-haiku-2"
     page = alice_client.get("/integrations/new/").text
-    assert 'data-suggests="external_id endpoint request_json api_name"' in page
+    assert 'price_output_per_1k api_name" hx-post' in page
     assert "API model name" in page
     # Editing an integration: its name is never replaced behind the admin's back.
     r = alice_client.post(
