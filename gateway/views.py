@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -279,24 +282,67 @@ def _respond(prepared: Prepared, served: Served) -> HttpResponse:
 
 @csrf_exempt
 @login_not_required
-async def chat_completions(request: HttpRequest) -> HttpResponse:
+def chat_completions(request: HttpRequest) -> HttpResponse:
+    """A plain call runs whole on the request's thread (checks, the model call recorded by the
+    observers in this thread, the answer); a streamed one is handed to the event loop once its
+    first text has arrived."""
     if request.method != "POST":
         return _not_allowed("POST")
-    answered = await sync_to_async(_complete)(request)
-    if isinstance(answered, Prepared):
-        return await _streamed(answered)
-    return answered
-
-
-def _complete(request: HttpRequest) -> HttpResponse | Prepared:
-    """The whole plain call on the request's thread, in one hop from the event loop: checks,
-    the model call (recorded by the observers in this thread), the answer. A streamed call is
-    returned prepared, for the event loop to stream."""
     prepared = _prepare(request)
-    if isinstance(prepared, HttpResponse) or prepared.checked.stream:
+    if isinstance(prepared, HttpResponse):
         return prepared
+    if prepared.checked.stream:
+        return _streamed(prepared)
     integration, converse = prepared.integration, prepared.checked.converse
     return _respond(prepared, serve(integration, converse, prepared.options(), prepared.context))
+
+
+class Pieces:
+    """The text a streamed call hands on from its thread: waited for by the request's thread
+    until the first piece, then by the event loop that sends the rest. None ends it."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._items: deque[str | None] = deque()
+        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
+
+    def put(self, item: str | None) -> None:  # on the call's thread
+        with self._ready:
+            self._items.append(item)
+            self._ready.notify()
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            loop, future = waiter
+            loop.call_soon_threadsafe(_wake, future)
+
+    def get(self, timeout: float) -> str | None:
+        """The next piece, waiting in this thread (TimeoutError)."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._items, max(0.0, timeout)):
+                raise TimeoutError
+            return self._items.popleft()
+
+    async def next(self, timeout: float) -> str | None:
+        """The next piece, waiting in the event loop (TimeoutError)."""
+        loop = asyncio.get_running_loop()
+        with self._ready:
+            if self._items:
+                return self._items.popleft()
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiter = (loop, future)
+        try:
+            await asyncio.wait_for(future, max(0.0, timeout))
+        finally:
+            with self._ready:
+                if self._waiter is not None and self._waiter[1] is future:
+                    self._waiter = None
+        with self._ready:
+            return self._items.popleft()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _sse(data: dict[str, Any]) -> bytes:
@@ -306,30 +352,25 @@ def _sse(data: dict[str, Any]) -> bytes:
 DONE = b"data: [DONE]\n\n"
 
 
-async def _streamed(prepared: Prepared) -> HttpResponse:
+def _streamed(prepared: Prepared) -> HttpResponse:
     """`stream: true`: chat.completion.chunk events over SSE, each piece as it arrives.
 
     The answer waits for the model's first text, so that a call refused before any text
     (throttled, access denied, no such model) is a JSON error with its status, as OpenAI's
     API answers; a stream that breaks later ends with an error event in OpenAI's shape.
     """
-    loop = asyncio.get_running_loop()
-    pieces: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def hand_on(piece: str | None) -> None:  # on the call's thread
-        loop.call_soon_threadsafe(pieces.put_nowait, piece)
-
-    future = prepared.start(on_text=hand_on)
-    future.add_done_callback(lambda _: hand_on(None))
-    deadline = loop.time() + settings.PROMPTS_INVOKE_TIMEOUT
+    pieces = Pieces()
+    future = prepared.start(on_text=pieces.put)
+    future.add_done_callback(lambda _: pieces.put(None))
+    deadline = time.monotonic() + settings.PROMPTS_INVOKE_TIMEOUT
     try:
-        first = await asyncio.wait_for(pieces.get(), deadline - loop.time())
+        first = pieces.get(deadline - time.monotonic())
     except TimeoutError:
         future.cancel()
-        return await sync_to_async(prepared.timed_out)()
+        return prepared.timed_out()
     if first is None:  # ended before any text: failed (the stream reader asks for text)
         served, calls = future.result()
-        return await sync_to_async(_finish)(prepared, served, calls)
+        return _finish(prepared, served, calls)
 
     answer, include_usage = prepared.answer, prepared.checked.include_usage
 
@@ -342,9 +383,7 @@ async def _streamed(prepared: Prepared) -> HttpResponse:
             yield chunk(delta={"role": "assistant", "content": ""})
             yield chunk(delta={"content": first})
             try:
-                while (
-                    piece := await asyncio.wait_for(pieces.get(), deadline - loop.time())
-                ) is not None:
+                while (piece := await pieces.next(deadline - time.monotonic())) is not None:
                     yield chunk(delta={"content": piece})
             except TimeoutError:
                 future.cancel()
