@@ -1,21 +1,15 @@
-"""The gateway's one call to a model: `serve`. Fallbacks between integrations go here, once."""
+"""The gateway's one call to a model: `serve`, through the integration's fallback chain."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from bedrock import invoke, observe, policies
+from integrations import fallbacks
 from integrations.models import BedrockModel
 
-
-@dataclass(frozen=True)
-class Served:
-    """The answer, and the integration that gave it (the X-Served-By header names it)."""
-
-    result: invoke.Result
-    integration: BedrockModel
+Served = fallbacks.Served
 
 
 def session_name(integration: BedrockModel) -> str:
@@ -28,11 +22,12 @@ def serve(
     options: invoke.Options,
     context: observe.CallContext,
 ) -> Served:
-    """Call the integration's model with a Converse request (streamed when options.on_text).
+    """Call the integration's model with a Converse request (streamed when options.on_text),
+    stepping to its fallbacks when it is throttled, times out or fails with a server error
+    (integrations.fallbacks.serve); `served_by` says which integration answered.
 
     Whatever the integration's own request format, the gateway speaks Converse: the same
-    messages reach every model family. The call is recorded by bedrock.invoke's observers.
+    messages reach every model family. Each attempt is recorded by bedrock.invoke's observers.
     """
     request = invoke.Request(json.dumps(converse).encode(), format=invoke.CONVERSE)
-    result = invoke.call(integration.configuration(), request, options, context)
-    return Served(result, integration)
+    return fallbacks.serve(integration, request, options, context)

@@ -30,6 +30,7 @@ from bedrock import invoke, observe, rules
 from bedrock.values import InvalidValue
 from gateway import chat
 from gateway.serve import Served, serve, session_name
+from integrations import fallbacks
 from integrations.models import BedrockModel
 from prompts_library import api, apicache, services
 from prompts_library.apicache import CachedToken
@@ -203,7 +204,7 @@ class Prepared:
         return _upstream(services.timed_out(self.context))
 
     def answered(self, response: HttpResponse, served: Served) -> HttpResponse:
-        response[SERVED_BY] = served.integration.api_name
+        response[SERVED_BY] = served.served_name or self.integration.api_name
         return self.verdict.headers(response)
 
 
@@ -411,5 +412,8 @@ def _streamed(prepared: Prepared) -> HttpResponse:
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
-    response[SERVED_BY] = prepared.integration.api_name
+    if not fallbacks.chain_of(prepared.integration):
+        # With a chain, which member is streaming is not known when the headers leave (a
+        # stream moves on only before its first text): the header is left out then.
+        response[SERVED_BY] = prepared.integration.api_name
     return prepared.verdict.headers(response)

@@ -511,9 +511,10 @@ class PreparedCall:
         """Record the calls (one per attempt), then the answer, or raise InvokeError."""
         observe.deliver(calls)
         result = served.result
+        attempts = public_attempts(served)
         if result.error is not None:
             failed = failed_call(result.error)
-            failed.attempts = public_attempts(served)
+            failed.attempts = attempts
             raise failed
         return InvokeResult(
             text=result.text or "",

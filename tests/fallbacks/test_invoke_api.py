@@ -52,9 +52,9 @@ class TestInvokeApiFallback:
         prompt, primary, _ = chain
         r = invoke(client, prompt.slug, token)
         assert r.status_code == 200, r.content
-        assert r["X-Served-By"] == str(primary.pk)
+        assert r["X-Served-By"] == primary.api_name
         data = r.json()
-        assert data["served_by"] == str(primary.pk)
+        assert data["served_by"] == primary.api_name
         assert [a["ok"] for a in data["attempts"]] == [True]
         assert calls_of(sandbox, FALLBACK_MODEL) == 0
 
@@ -63,15 +63,15 @@ class TestInvokeApiFallback:
         fail(sandbox, PRIMARY_MODEL)
         r = invoke(client, prompt.slug, token)
         assert r.status_code == 200, r.content
-        assert r["X-Served-By"] == str(fallback.pk)
+        assert r["X-Served-By"] == fallback.api_name
         data = r.json()
         assert data["text"].startswith("Hello from the Bedrock sandbox")
-        assert data["served_by"] == str(fallback.pk)
+        assert data["served_by"] == fallback.api_name
         first, second = data["attempts"]
-        assert first["integration"] == str(primary.pk) and not first["ok"]
+        assert first["integration"] == primary.api_name and not first["ok"]
         assert first["error_code"] == "ThrottlingException" and first["http_status"] == 429
         assert first["message"].startswith("ThrottlingException")
-        assert second == {**second, "integration": str(fallback.pk), "ok": True}
+        assert second == {**second, "integration": fallback.api_name, "ok": True}
         # One usage record per attempt, each on its own integration, with its error.
         records = CallRecord.objects.filter(kind="invoke_api").order_by("id")
         assert [(r.integration_id, r.ok, r.error_code) for r in records] == [
@@ -93,7 +93,7 @@ class TestInvokeApiFallback:
         fail(sandbox, PRIMARY_MODEL, "error", code=code, status=status, message="down")
         r = invoke(client, prompt.slug, token)
         assert r.status_code == 200, r.content
-        assert r.json()["served_by"] == str(fallback.pk)
+        assert r.json()["served_by"] == fallback.api_name
         assert r.json()["attempts"][0]["error_code"] == code
 
     def test_a_throttled_member_with_a_next_one_is_not_retried_the_last_one_is(
@@ -104,7 +104,7 @@ class TestInvokeApiFallback:
         fail(sandbox, PRIMARY_MODEL)
         fail(sandbox, FALLBACK_MODEL, times=1)  # the fallback: throttled once, then answers
         r = invoke(client, prompt.slug, token)
-        assert r.json()["served_by"] == str(fallback.pk)
+        assert r.json()["served_by"] == fallback.api_name
         assert calls_of(sandbox, PRIMARY_MODEL) == 1  # moved on at once
         assert calls_of(sandbox, FALLBACK_MODEL) == 2  # nowhere else to go: retried
 
@@ -113,7 +113,7 @@ class TestInvokeApiFallback:
         fail(sandbox, PRIMARY_MODEL, "close")
         r = invoke(client, prompt.slug, token)
         assert r.status_code == 200, r.content
-        assert r.json()["served_by"] == str(fallback.pk)
+        assert r.json()["served_by"] == fallback.api_name
 
     def test_an_invalid_request_does_not_fall_back(self, client, sandbox, chain, token):
         prompt, _, _ = chain
@@ -156,7 +156,7 @@ class TestInvokeApiFallback:
         assert r.status_code == 503
         data = r.json()
         assert data["error"]["code"] == "upstream_throttled"
-        assert [a["integration"] for a in data["attempts"]] == [str(primary.pk), str(fallback.pk)]
+        assert [a["integration"] for a in data["attempts"]] == [primary.api_name, fallback.api_name]
         assert CallRecord.objects.filter(kind="invoke_api", ok=False).count() == 2
 
     def test_a_prompts_own_chain_replaces_its_integrations(
@@ -169,18 +169,18 @@ class TestInvokeApiFallback:
         prompt_fallbacks.set_chain(prompt, [own])
         fail(sandbox, PRIMARY_MODEL)
         r = invoke(client, prompt.slug, token)
-        assert r.json()["served_by"] == str(own.pk)
+        assert r.json()["served_by"] == own.api_name
         assert calls_of(sandbox, FALLBACK_MODEL) == 0
 
     def test_a_cooling_primary_is_skipped_without_a_call(self, client, sandbox, chain, token):
         prompt, _primary, fallback = chain
         fail(sandbox, PRIMARY_MODEL)
         for _ in range(3):
-            assert invoke(client, prompt.slug, token).json()["served_by"] == str(fallback.pk)
+            assert invoke(client, prompt.slug, token).json()["served_by"] == fallback.api_name
         assert calls_of(sandbox, PRIMARY_MODEL) == 3
         sandbox.state.clear_faults()
         r = invoke(client, prompt.slug, token)
-        assert r.json()["served_by"] == str(fallback.pk)
+        assert r.json()["served_by"] == fallback.api_name
         skipped = r.json()["attempts"][0]
         assert skipped["skipped"] and skipped["error_code"] == "CoolingDown"
         assert skipped["latency_ms"] is None
@@ -203,7 +203,7 @@ class TestStreamedFallback:
         assert [name for name, _, _ in got][-1] == "done"
         assert "".join(d["text"] for name, d, _ in got if name == "text").startswith("Hello")
         done = got[-1][1]
-        assert done["served_by"] == str(fallback.pk)
+        assert done["served_by"] == fallback.api_name
         assert [a["error_code"] for a in done["attempts"]] == ["ThrottlingException", None]
 
     def test_a_stream_that_breaks_after_its_first_text_stays_with_its_model(

@@ -163,3 +163,28 @@ def test_a_client_that_leaves_mid_stream_still_leaves_a_record(live_server, sand
         time.sleep(0.1)
     record = CallRecord.objects.get()
     assert record.kind == "chat_completions" and record.token_id
+
+
+def test_a_throttled_integration_is_served_by_its_fallback(live_server, bob, sandbox):
+    from tests.fallbacks.helpers import FALLBACK_MODEL, PRIMARY_MODEL, chained, fail
+    from tests.gateway.conftest import client_for
+
+    primary, fallback = chained()
+    plaintext = tokens_for(bob, primary)
+    fail(sandbox, PRIMARY_MODEL)
+    raw = client_for(live_server, plaintext).chat.completions.with_raw_response.create(
+        model=primary.api_name, messages=HELLO
+    )
+    assert raw.headers["x-served-by"] == fallback.api_name
+    assert raw.parse().choices[0].message.content
+    calls = [r["model_id"] for r in sandbox.state.requests() if r["operation"] == "Converse"]
+    assert calls == [PRIMARY_MODEL, FALLBACK_MODEL]
+    records = CallRecord.objects.order_by("pk")
+    assert [(r.integration_id, r.ok) for r in records] == [(primary.pk, False), (fallback.pk, True)]
+    assert {r.kind for r in records} == {"chat_completions"}
+
+
+def tokens_for(user, integration) -> str:
+    from prompts_library import tokens
+
+    return tokens.issue_token("Gateway", user, integrations=[integration])[1]

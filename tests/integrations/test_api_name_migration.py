@@ -6,8 +6,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("integrations", "0006_request_format")]
-AFTER = [("integrations", "0007_integration_api_name")]
+BEFORE = [("integrations", "0007_fallback_chain")]
+AFTER = [("integrations", "0008_integration_api_name")]
 
 
 def test_existing_integrations_get_derived_unique_names():

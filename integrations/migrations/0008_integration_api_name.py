@@ -22,7 +22,7 @@ def name_existing(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0006_request_format"),
+        ("integrations", "0007_fallback_chain"),
     ]
 
     operations = [

@@ -6,8 +6,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0007_integration_api_name'),
-        ('prompts_library', '0008_merge_20261130_1415'),
+        ('integrations', '0008_integration_api_name'),
+        ('prompts_library', '0009_prompt_fallback_chain'),
     ]
 
     operations = [
