@@ -175,7 +175,13 @@ def integration(api_name: str, read_under: str | None) -> BedrockModel | None:
         return hit[0]
     if "\x00" in api_name or len(api_name) > API_NAME_MAX_LENGTH:
         return None  # no name holds these; PostgreSQL refuses NUL in text
-    found = BedrockModel.objects.select_related("provider").filter(api_name=api_name).first()
+    # With its fallback chain: a change of the chain or of a member clears the cache too.
+    found = (
+        BedrockModel.objects.select_related("provider")
+        .prefetch_related("fallback_links__fallback__provider")
+        .filter(api_name=api_name)
+        .first()
+    )
     if found is not None:
         _store(_integrations, api_name, (found, now + settings.API_CACHE_SECONDS), read_under)
     return found

@@ -188,3 +188,24 @@ def tokens_for(user, integration) -> str:
     from prompts_library import tokens
 
     return tokens.issue_token("Gateway", user, integrations=[integration])[1]
+
+
+def test_a_chain_set_after_a_call_applies_to_the_next(client, bob, sandbox):
+    from integrations import fallbacks
+    from tests.fallbacks.helpers import FALLBACK_MODEL, PRIMARY_MODEL, fail, make_integration
+
+    primary = make_integration(name="Primary", model_id=PRIMARY_MODEL)
+    fallback = make_integration(name="Fallback", model_id=FALLBACK_MODEL)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens_for(bob, primary)}"}
+    body = {"model": primary.api_name, "messages": HELLO}
+
+    def call():
+        return client.post(
+            "/api/v1/chat/completions", body, content_type="application/json", **auth
+        )
+
+    assert call()["X-Served-By"] == primary.api_name  # the integration is now cached
+    fallbacks.set_chain(primary, [fallback])
+    fail(sandbox, PRIMARY_MODEL)
+    r = call()
+    assert r.status_code == 200 and r["X-Served-By"] == fallback.api_name
