@@ -178,9 +178,12 @@ def call_chain(
             )
             continue
         attempt_options = options
-        if options.deadline_s is not None:
+        if options.deadline_s is not None and result is not None:
+            # After a failed attempt: what is left of the deadline. The first attempt keeps the
+            # caller's own (the read timeout keys botocore's client: a value new at every call
+            # would build a client per call).
             left = options.deadline_s - (time.monotonic() - started)
-            if left <= 0 and result is not None:
+            if left <= 0:
                 break
             attempt_options = dataclasses.replace(attempt_options, deadline_s=max(left, 0.001))
         if watch is not None:
