@@ -132,13 +132,20 @@ class Chained:
 
 
 class _Watch:
-    """Hands text on and remembers that some was: then the answer cannot move elsewhere."""
+    """Hands text on and remembers that some was: then the answer cannot move elsewhere.
+    Before the first piece, it tells `on_serving` which candidate the text comes from."""
 
-    def __init__(self, on_text: Callable[[str], None]) -> None:
+    def __init__(
+        self, on_text: Callable[[str], None], on_serving: Callable[[str], None] | None
+    ) -> None:
         self.on_text = on_text
+        self.on_serving = on_serving
+        self.name = ""  # the candidate being called
         self.sent = False
 
     def __call__(self, piece: str) -> None:
+        if not self.sent and self.on_serving is not None:
+            self.on_serving(self.name)
         self.sent = True
         self.on_text(piece)
 
@@ -161,7 +168,7 @@ def call_chain(
     if not ready:
         ready = {candidates[0].key}  # every one cooling down: try the first anyway (fail open)
     attempts: list[Attempt] = []
-    watch = _Watch(options.on_text) if options.on_text is not None else None
+    watch = _Watch(options.on_text, options.on_serving) if options.on_text is not None else None
     result: invoke.Result | None = None
     for index, candidate in enumerate(candidates):
         if candidate.key not in ready:
@@ -187,7 +194,8 @@ def call_chain(
                 break
             attempt_options = dataclasses.replace(attempt_options, deadline_s=max(left, 0.001))
         if watch is not None:
-            attempt_options = dataclasses.replace(attempt_options, on_text=watch)
+            watch.name = candidate.name
+            attempt_options = dataclasses.replace(attempt_options, on_text=watch, on_serving=None)
         if any(c.key in ready for c in candidates[index + 1 :]):
             # Somewhere else to go: a throttled call moves on at once instead of retrying.
             with client.throttling_not_retried():

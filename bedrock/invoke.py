@@ -101,6 +101,9 @@ class Options:
     # Given: stream the answer (InvokeModelWithResponseStream) and hand on each piece of text
     # as it arrives. A stream that breaks mid-way still returns the text that arrived.
     on_text: Callable[[str], None] | None = None
+    # A fallback chain (bedrock.fallbacks) tells, just before the first piece of text is handed
+    # on, which candidate the streamed answer comes from: a stream stays with it from there.
+    on_serving: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

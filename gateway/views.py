@@ -30,7 +30,6 @@ from bedrock import invoke, observe, rules
 from bedrock.values import InvalidValue
 from gateway import chat
 from gateway.serve import Served, serve, session_name
-from integrations import fallbacks
 from integrations.models import BedrockModel
 from prompts_library import api, apicache, services
 from prompts_library.apicache import CachedToken
@@ -181,22 +180,23 @@ class Prepared:
     verdict: limits.Verdict
     answer: chat.Answer
 
-    def options(self, on_text: Any = None) -> invoke.Options:
+    def options(self, on_text: Any = None, on_serving: Any = None) -> invoke.Options:
         # The deadline bounds the model call, its HTTP read included: no thread outlives it.
         return invoke.Options(
             session_name=session_name(self.integration),
             deadline_s=settings.PROMPTS_INVOKE_TIMEOUT,
             on_text=on_text,
+            on_serving=on_serving,
         )
 
-    def start(self, on_text: Any = None) -> Any:
+    def start(self, on_text: Any = None, on_serving: Any = None) -> Any:
         """The call on the pool (streamed): the event loop waits, the outcome is held for the
         request's own thread to record."""
         return _pool.submit(
             _held_serve,
             self.integration,
             self.checked.converse,
-            self.options(on_text),
+            self.options(on_text, on_serving),
             self.context,
         )
 
@@ -361,7 +361,8 @@ def _streamed(prepared: Prepared) -> HttpResponse:
     API answers; a stream that breaks later ends with an error event in OpenAI's shape.
     """
     pieces = Pieces()
-    future = prepared.start(on_text=pieces.put)
+    serving: list[str] = []  # told by the fallback chain before its first piece of text
+    future = prepared.start(on_text=pieces.put, on_serving=serving.append)
     future.add_done_callback(lambda _: pieces.put(None))
     deadline = time.monotonic() + settings.PROMPTS_INVOKE_TIMEOUT
     try:
@@ -412,8 +413,6 @@ def _streamed(prepared: Prepared) -> HttpResponse:
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
-    if not fallbacks.chain_of(prepared.integration):
-        # With a chain, which member is streaming is not known when the headers leave (a
-        # stream moves on only before its first text): the header is left out then.
-        response[SERVED_BY] = prepared.integration.api_name
+    # The headers leave after the first text, and a stream stays with the member that sent it.
+    response[SERVED_BY] = serving[0] if serving else prepared.integration.api_name
     return prepared.verdict.headers(response)

@@ -184,6 +184,29 @@ def test_a_throttled_integration_is_served_by_its_fallback(live_server, bob, san
     assert {r.kind for r in records} == {"chat_completions"}
 
 
+def test_a_streamed_answer_says_which_member_of_the_chain_streams_it(live_server, bob, sandbox):
+    from tests.fallbacks.helpers import FALLBACK_MODEL, PRIMARY_MODEL, chained, fail
+    from tests.gateway.conftest import client_for
+
+    primary, fallback = chained()
+    gpt = client_for(live_server, tokens_for(bob, primary))
+
+    def streamed():
+        with gpt.chat.completions.with_streaming_response.create(
+            model=primary.api_name, messages=HELLO, stream=True
+        ) as raw:
+            text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+            return raw.headers["x-served-by"], text
+
+    served, text = streamed()
+    assert served == primary.api_name and text
+    fail(sandbox, PRIMARY_MODEL)
+    served, text = streamed()
+    assert served == fallback.api_name and text
+    calls = [r["model_id"] for r in sandbox.state.requests() if r["operation"] == "ConverseStream"]
+    assert calls[-2:] == [PRIMARY_MODEL, FALLBACK_MODEL]
+
+
 def tokens_for(user, integration) -> str:
     from prompts_library import tokens
 
