@@ -5,6 +5,7 @@ import json
 import openai
 import pytest
 
+from audit import recorder
 from audit.models import AuditEvent
 from prompts_library.models import ApiToken
 from usage.models import CallRecord
@@ -139,6 +140,7 @@ def test_the_call_is_recorded_and_audited_for_the_token(gpt, sandbox, haiku):
     assert record.kind == "chat_completions" and record.ok
     assert record.token_id == token.pk and record.integration_id == haiku.pk
     assert record.input_tokens > 0 and record.output_tokens > 0
+    recorder.chain_pending()  # as every reader of the trail does (token use is chained later)
     used = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED, object_id=str(token.pk))
     assert used.get().changes["path"] == "/api/v1/chat/completions"
 
