@@ -172,6 +172,7 @@ def _outcome(result: Result, request: Request, context: observe.CallContext) -> 
         total_ms=result.timings.total_ms,
         sts_ms=result.timings.sts_ms,
         model_ms=result.timings.model_ms,
+        first_token_ms=result.first_token_ms,
         input_tokens=result.usage.input_tokens,
         output_tokens=result.usage.output_tokens,
         request_id=result.request_id,

@@ -98,6 +98,10 @@ def test_it_streams_chunks_ending_with_usage_and_done(gpt, live_server, sandbox,
     assert finished[-1] == "stop" and set(finished[:-1]) == {None}
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == plain.usage.total_tokens
     assert sandbox.state.requests()[-1]["operation"] == "ConverseStream"
+    # The streamed call's record has its time to first token; the plain one has none.
+    plain_record, streamed_record = CallRecord.objects.order_by("pk")
+    assert plain_record.first_token_ms is None
+    assert 0 <= streamed_record.first_token_ms <= streamed_record.total_ms
 
 
 def test_the_stream_is_server_sent_events_ending_with_done(live_server, sandbox, haiku, token):
