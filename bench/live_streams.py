@@ -22,13 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.runs import ROOT, _free_port, gunicorn_command
 
 
 def _proc_status(pid: int) -> dict[str, str]:
@@ -140,18 +134,7 @@ def main() -> None:
 
     port = _free_port()
     web = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.asgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "uvicorn_worker.UvicornWorker",
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, workers=1),
         cwd=ROOT,
         env=os.environ.copy(),
     )

@@ -23,7 +23,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.runs import ROOT, Sandbox, Web, _free_port, make_integration, pct, wait_port
+from bench.runs import (
+    ROOT,
+    Sandbox,
+    Web,
+    _free_port,
+    gunicorn_command,
+    make_integration,
+    pct,
+    wait_port,
+)
 
 PARTS = ("worker-loss", "propagation")
 
@@ -138,18 +147,7 @@ def bench_worker_loss(env: dict[str, str], var_dir: Path, sandbox: Sandbox, kill
 def _gunicorn(var_dir: Path, name: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.asgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "uvicorn_worker.UvicornWorker",
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, workers=1),
         cwd=ROOT,
         stdout=(var_dir / f"{name}.log").open("ab"),
         stderr=subprocess.STDOUT,

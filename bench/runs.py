@@ -106,23 +106,28 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
+def gunicorn_command(port: int, workers: int) -> list[str]:
+    """The console served as in production (ASGI: gunicorn with uvicorn workers) on this port."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "config.asgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "uvicorn_worker.UvicornWorker",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+
+
 def start_services(
     env: dict[str, str], var_dir: Path
 ) -> tuple[subprocess.Popen, subprocess.Popen, int]:
     port = _free_port()
     web = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.asgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "uvicorn_worker.UvicornWorker",
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, workers=2),
         cwd=ROOT,
         stdout=(var_dir / "web.log").open("ab"),
         stderr=subprocess.STDOUT,
