@@ -62,16 +62,13 @@ def _share_cache_prefix_with_worker() -> None:
     """Django read its settings before this file set CACHE_KEY_PREFIX: give this process the
     run's prefix too, so that it shares one cache with the run's worker (as a deployment's
     processes do) and none with another run on the same Redis."""
-    from asgiref.local import Local
     from django.conf import settings
-    from django.core.cache import caches, close_caches
+    from django.test.signals import clear_cache_handlers
 
     default = settings.CACHES["default"]
     if "KEY_PREFIX" in default:
         default["KEY_PREFIX"] = QUEUE
-        close_caches()
-        caches._settings = caches.settings = caches.configure_settings(None)
-        caches._connections = Local()
+        clear_cache_handlers(setting="CACHES")  # what Django does when a test changes CACHES
 
 
 @pytest.fixture(scope="session")
