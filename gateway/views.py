@@ -122,7 +122,7 @@ def models(request: HttpRequest) -> HttpResponse:
     """The integrations the token may call, in OpenAI's list shape."""
     if request.method != "GET":
         return _not_allowed("GET")
-    token = api._token(request, apicache.sync())
+    token = api.bearer_token(request, apicache.sync())
     if token is None:
         return _unauthorized()
     return JsonResponse({"object": "list", "data": [_model(i) for i in _allowed(token)]})
@@ -133,7 +133,7 @@ def model(request: HttpRequest, name: str) -> HttpResponse:
     if request.method != "GET":
         return _not_allowed("GET")
     read_under = apicache.sync()
-    token = api._token(request, read_under)
+    token = api.bearer_token(request, read_under)
     if token is None:
         return _unauthorized()
     integration = apicache.integration(name, read_under)
@@ -227,10 +227,10 @@ def _held_serve(*args: Any) -> tuple[Served, observe.Held]:
 
 def _read_request(request: HttpRequest) -> Any:
     """The JSON body, or the error response to answer instead."""
-    body = api._read_body(request)
+    body = api.read_body(request)
     if body is None:
         return error("The request body is larger than 1 MB.", 413, code="payload_too_large")
-    if not api._is_json(request.META.get("CONTENT_TYPE", "")):
+    if not api.is_json(request.META.get("CONTENT_TYPE", "")):
         return error(
             "Send the request as Content-Type: application/json.",
             415,
@@ -244,7 +244,7 @@ def _read_request(request: HttpRequest) -> Any:
 
 def _prepare(request: HttpRequest) -> Prepared | HttpResponse:
     read_under = apicache.sync()  # a change made in any process applies from here on
-    token = api._token(request, read_under)
+    token = api.bearer_token(request, read_under)
     if token is None:
         return _unauthorized()
     body = _read_request(request)

@@ -46,7 +46,7 @@ def error(
     return response
 
 
-def _token(request: HttpRequest, read_under: str | None) -> apicache.CachedToken | None:
+def bearer_token(request: HttpRequest, read_under: str | None) -> apicache.CachedToken | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
@@ -70,14 +70,14 @@ def _token(request: HttpRequest, read_under: str | None) -> apicache.CachedToken
     return token
 
 
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
     media = content_type.partition(";")[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
 
 
-def _read_body(request: HttpRequest) -> bytes | None:
+def read_body(request: HttpRequest) -> bytes | None:
     """The body, or None when it is over MAX_BODY_BYTES (refused before reading when it says so).
 
     A chunked body (no Content-Length) is read whole: under WSGI from the server's stream, since
@@ -180,7 +180,7 @@ def invoke(request: HttpRequest, ref: str) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     read_under = apicache.sync()  # a change made in any process applies from here on
-    token = _token(request, read_under)
+    token = bearer_token(request, read_under)
     if token is None:
         return error("unauthorized", "Send a valid API token: Authorization: Bearer <token>.", 401)
     prompt = apicache.prompt(ref, read_under)
@@ -195,10 +195,10 @@ def invoke(request: HttpRequest, ref: str) -> HttpResponse:
     if version is None:
         return error("no_published_version", "This prompt has no published version yet.", 409)
 
-    body = _read_body(request)
+    body = read_body(request)
     if body is None:
         return error("payload_too_large", "The request body is larger than 1 MB.", 413)
-    if body and not _is_json(request.META.get("CONTENT_TYPE", "")):
+    if body and not is_json(request.META.get("CONTENT_TYPE", "")):
         return error(
             "unsupported_media_type", "Send the variables as Content-Type: application/json.", 415
         )
