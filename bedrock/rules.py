@@ -19,6 +19,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_HEADERS",
     "MAX_REQUEST_BYTES",
+    "MAX_TOKENS",
     "InvalidJson",
     "TooDeep",
     "check_header_count",
@@ -31,11 +32,18 @@ __all__ = [
     "unique_header_name",
     "validate_header_name",
     "validate_header_value",
+    "whole_number",
 ]
 
 MAX_REQUEST_BYTES: Final = 1024 * 1024  # a Request JSON, a prompt's template, an API body
 MAX_DEPTH: Final = 64  # arrays and objects nested in a Request JSON or an API body
 MAX_HEADERS: Final = 20  # extra HTTP headers of one integration
+MAX_TOKENS: Final = 2**31 - 1  # Converse's maxTokens is a 32-bit integer: AWS refuses more
+
+
+def whole_number(value: object, low: int, high: int) -> bool:
+    """An int (not a bool) from low to high."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -190,10 +198,10 @@ def _inference_config(config: Any) -> None:
             "temperature, topP, stopSequences)."
         )
     tokens = config.get("maxTokens")
-    if tokens is not None and (
-        not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1
-    ):
-        raise InvalidValue("inferenceConfig.maxTokens must be a whole number of at least 1.")
+    if tokens is not None and not whole_number(tokens, 1, MAX_TOKENS):
+        raise InvalidValue(
+            f"inferenceConfig.maxTokens must be a whole number from 1 to {MAX_TOKENS}."
+        )
     for name, (low, high) in _INFERENCE_NUMBERS.items():
         value = config.get(name)
         if value is not None and not (_number(value) and low <= value <= high):

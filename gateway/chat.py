@@ -112,8 +112,8 @@ def _integer(body: dict[str, Any], name: str) -> int | None:
     if not _given(body, name):
         return None
     value = body[name]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ChatError(f"{name} must be a whole number of at least 1.", name)
+    if not rules.whole_number(value, 1, rules.MAX_TOKENS):
+        raise ChatError(f"{name} must be a whole number from 1 to {rules.MAX_TOKENS}.", name)
     return value
 
 

@@ -74,6 +74,7 @@ def test_max_tokens_is_the_stop_reason_when_the_answer_is_cut(sandbox):
         ({"messages": [{"role": "user", "content": "Hi"}]}, "messages[0].content must be"),
         ({"messages": [{"role": "user", "content": [{"text": 1}]}]}, "content[0].text must be"),
         ({**CONVERSE, "inferenceConfig": {"maxTokens": 0}}, "maxTokens must be"),
+        ({**CONVERSE, "inferenceConfig": {"maxTokens": 2**31}}, "from 1 to 2147483647"),
         ({**CONVERSE, "inferenceConfig": {"temperature": 3}}, "temperature must be"),
         ({**CONVERSE, "system": "Be brief"}, '"system" must be a list'),
         ({**CONVERSE, "anthropic_version": "x"}, "has no field 'anthropic_version'"),
