@@ -373,6 +373,9 @@ USAGE_PRICE_CACHE_SECONDS = _number("USAGE_PRICE_CACHE_SECONDS", float, 5.0)
 # PostgreSQL: true makes each usage record's commit wait for the disk (one fsync per call); by
 # default it does not (asynchronous commit: a database-server crash may lose the last moment).
 USAGE_DURABLE_RECORDS = _flag("USAGE_DURABLE_RECORDS", False)
+# PostgreSQL: true makes the audit event of each API token use wait for the disk when it is
+# written (one fsync per API call); by default it commits asynchronously, like the usage record.
+AUDIT_DURABLE_TOKEN_USE = _flag("AUDIT_DURABLE_TOKEN_USE", False)
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, /metrics is off (404).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 

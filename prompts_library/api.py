@@ -54,7 +54,7 @@ def bearer_token(request: HttpRequest, read_under: str | None) -> apicache.Cache
     if token is None:
         return None
     # Metadata only: which token, where and how; never the body or the token itself. Written
-    # without the chain's lock (durable at once) and chained in batches: see audit.recorder.
+    # without the chain's lock and chained in batches: see audit.recorder.
     record_pending(
         AuditEvent.Action.TOKEN_USED,
         object_type="prompts_library.apitoken",

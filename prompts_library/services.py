@@ -560,6 +560,7 @@ def invoke_prompt(
     """
     call = prepare_invoke(prompt, version, values, token_id)
     future = call.start()
+    recorder.write_deferred()  # the token's use goes on record while the model answers
     try:
         served, calls = future.result(timeout=settings.PROMPTS_INVOKE_TIMEOUT)
     except FutureTimeout:

@@ -153,3 +153,46 @@ def test_the_hot_path_chains_without_the_caller(settings):
     recorder.record_pending(AuditEvent.Action.TOKEN_USED, object_id=1)
     assert not PendingEvent.objects.exists()
     assert AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_USED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("durable", [False, True])
+def test_a_use_outside_a_transaction_is_on_record_with_every_field(settings, durable):
+    settings.AUDIT_CHAIN_INTERVAL = 3600  # stays pending, as between two chainings
+    settings.AUDIT_DURABLE_TOKEN_USE = durable
+    recorder._last_chained = time.monotonic()
+    context = recorder.Context(ip="2001:db8::7", user_agent="feature/1.0 \u00e9\u2603")
+    token = recorder.set_context(context)
+    try:
+        recorder.record_pending(
+            AuditEvent.Action.TOKEN_USED,
+            object_type="prompts_library.apitoken",
+            object_id=42,
+            object_repr="API token #42",
+            changes={"method": "POST", "path": "/api/prompts/caf\u00e9%00'; --/invoke"},
+        )
+    finally:
+        recorder.reset_context(token)
+    event = PendingEvent.objects.get()
+    assert (event.ip, event.user_agent) == ("2001:db8::7", "feature/1.0 \u00e9\u2603")
+    assert (event.object_type, event.object_id, event.object_repr) == (
+        "prompts_library.apitoken",
+        "42",
+        "API token #42",
+    )
+    assert event.changes == {"method": "POST", "path": "/api/prompts/caf\u00e9%00'; --/invoke"}
+    assert abs(time.time() - event.created.timestamp()) < 60
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # the asynchronous commit was for that write only
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+    assert recorder.chain_pending() == 1
+    assert (verify.verify_chain().broken, verify.verify_chain().why) == (None, "")
+
+
+def test_the_pending_insert_names_the_model_s_table_and_columns():
+    # The one statement written by hand for PendingEvent: it must follow the model.
+    fields = [f.column for f in PendingEvent._meta.concrete_fields if not f.primary_key]
+    assert PendingEvent._meta.db_table in recorder._INSERT_UNFLUSHED
+    assert sorted(fields) == sorted(recorder._PENDING_COLUMNS)
+    assert f"({', '.join(recorder._PENDING_COLUMNS)})" in recorder._INSERT_UNFLUSHED
