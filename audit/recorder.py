@@ -364,29 +364,27 @@ def _write_pending(events: list[dict[str, Any]]) -> None:
     _maybe_chain()
 
 
+_PENDING_FIELDS = tuple(f for f in PendingEvent._meta.concrete_fields if not f.primary_key)
 # One message: PostgreSQL runs it as one transaction, committed without waiting for the disk.
-_INSERT_UNFLUSHED = (
-    "BEGIN; SET LOCAL synchronous_commit = off; "
-    "INSERT INTO audit_pendingevent (created, actor_repr, ip, user_agent, action, object_type, "
-    "object_id, object_repr, changes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb); "
-    "COMMIT"
+# Names and placeholders only, from the model; the values are bound by the driver.
+_PENDING_NAMES = ", ".join(str(f.column) for f in _PENDING_FIELDS)
+_PENDING_VALUES = ", ".join(
+    "%s::jsonb" if isinstance(f, models.JSONField) else "%s" for f in _PENDING_FIELDS
 )
-_PENDING_COLUMNS = (
-    "created",
-    "actor_repr",
-    "ip",
-    "user_agent",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "changes",
+_INSERT_UNFLUSHED = (
+    "BEGIN; SET LOCAL synchronous_commit = off; "  # noqa: S608
+    f"INSERT INTO {PendingEvent._meta.db_table} ({_PENDING_NAMES}) VALUES ({_PENDING_VALUES}); "
+    "COMMIT"
 )
 
 
 def _insert_unflushed(connection: Any, fields: dict[str, Any]) -> None:
-    values = [fields[name] for name in _PENDING_COLUMNS]
-    values[-1] = json.dumps(values[-1], cls=DjangoJSONEncoder)
+    values = [
+        json.dumps(fields[f.attname], cls=DjangoJSONEncoder)
+        if isinstance(f, models.JSONField)
+        else fields[f.attname]
+        for f in _PENDING_FIELDS
+    ]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_UNFLUSHED, values)
 

@@ -188,11 +188,3 @@ def test_a_use_outside_a_transaction_is_on_record_with_every_field(settings, dur
             assert cursor.fetchone()[0] == "on"
     assert recorder.chain_pending() == 1
     assert (verify.verify_chain().broken, verify.verify_chain().why) == (None, "")
-
-
-def test_the_pending_insert_names_the_model_s_table_and_columns():
-    # The one statement written by hand for PendingEvent: it must follow the model.
-    fields = [f.column for f in PendingEvent._meta.concrete_fields if not f.primary_key]
-    assert PendingEvent._meta.db_table in recorder._INSERT_UNFLUSHED
-    assert sorted(fields) == sorted(recorder._PENDING_COLUMNS)
-    assert f"({', '.join(recorder._PENDING_COLUMNS)})" in recorder._INSERT_UNFLUSHED
