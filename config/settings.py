@@ -136,9 +136,9 @@ elif _flag("DATABASE_POOL", True):
     # Each process keeps a pool of open connections (psycopg_pool) instead of opening one per
     # request or task. A process never holds more connections than it has threads, so across a
     # deployment: web processes x threads + workers x (concurrency + 2) <= max_connections
-    # (README, "Database connections"). A connection is checked before it is handed out, so a
-    # restarted PostgreSQL costs one failed check, not a failed request.
-    from psycopg_pool import ConnectionPool
+    # (README, "Database connections"). A connection is checked before it is handed out
+    # (config.dbpool), so a restarted PostgreSQL costs one failed check, not a failed request.
+    from config import dbpool
 
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, Django does not
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -147,7 +147,7 @@ elif _flag("DATABASE_POOL", True):
         # A request waits this long for a free connection before failing (503).
         "timeout": _number("DATABASE_POOL_TIMEOUT", float, 10.0),
         "max_idle": _number("DATABASE_POOL_MAX_IDLE", float, 300.0),
-        "check": ConnectionPool.check_connection,
+        "check": dbpool.check,
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", _number("CONN_MAX_AGE", int, 0))
