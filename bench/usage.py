@@ -154,45 +154,64 @@ def limits_overhead(token_id: int, n: int, redis: bool) -> dict[str, Any]:
     return _stats(times)
 
 
-def api_throughput(prompt: Any, token: str, n: int) -> dict[str, Any]:
-    """Sequential Invoke API calls in this process (test client, the bench's sandbox), with
-    the usage observer on and off, alternating rounds so that both see the same load."""
+def api_throughput(prompt: Any, token: str, n: int, clients: int = 1) -> dict[str, Any]:
+    """Invoke API calls in this process (test client, the bench's sandbox), with the usage
+    observer on and off, alternating rounds so that both see the same load: one client after
+    another (each call waits for its record), and `clients` at once (throughput, as the issue
+    states the target: while one call waits for the database, others run)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
     from django.test import Client
 
     from bedrock import observe
     from usage import recording
 
-    client = Client(HTTP_HOST="127.0.0.1")
     body = json.dumps({"input": "hi"})
 
-    def rounds() -> float:
-        t = time.perf_counter()
-        for _ in range(n):
-            r = client.post(
-                f"/api/v1/prompts/{prompt.slug}/invoke",
-                body,
-                content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {token}",
-            )
-            if r.status_code != 200:
-                raise RuntimeError(r.content[:300])
-        return n / (time.perf_counter() - t)
-
-    rounds()  # warm up
-    on, off = [], []
-    for _ in range(3):
-        on.append(rounds())
-        observe.remove_observer(recording.record_call)
+    def calls(count: int) -> None:
+        client = Client(HTTP_HOST="127.0.0.1")
         try:
-            off.append(rounds())
+            for _ in range(count):
+                r = client.post(
+                    f"/api/v1/prompts/{prompt.slug}/invoke",
+                    body,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {token}",
+                )
+                if r.status_code != 200:
+                    raise RuntimeError(r.content[:300])
         finally:
-            observe.add_observer(recording.record_call)
-    on_rate, off_rate = statistics.median(on), statistics.median(off)
-    return {
-        "calls_per_s_recording_on": round(on_rate, 1),
-        "calls_per_s_recording_off": round(off_rate, 1),
-        "difference_pct": round((off_rate - on_rate) / off_rate * 100, 1),
-    }
+            connection.close()  # each thread gives its database connection back
+
+    def rounds(width: int) -> float:
+        t = time.perf_counter()
+        if width == 1:
+            calls(n)
+        else:
+            with ThreadPoolExecutor(width) as pool:
+                list(pool.map(calls, [n // width] * width))
+        return (n // width * width) / (time.perf_counter() - t)
+
+    results: dict[str, Any] = {}
+    for width in sorted({1, clients}):
+        rounds(width)  # warm up
+        on, off = [], []
+        for _ in range(3):
+            on.append(rounds(width))
+            observe.remove_observer(recording.record_call)
+            try:
+                off.append(rounds(width))
+            finally:
+                observe.add_observer(recording.record_call)
+        on_rate, off_rate = statistics.median(on), statistics.median(off)
+        suffix = "" if width == 1 else f"_{width}_clients"
+        results |= {
+            f"calls_per_s_recording_on{suffix}": round(on_rate, 1),
+            f"calls_per_s_recording_off{suffix}": round(off_rate, 1),
+            f"difference_pct{suffix}": round((off_rate - on_rate) / off_rate * 100, 1),
+        }
+    return results
 
 
 def run_all(env: dict[str, str], var_dir: Any, quick: bool, parts: tuple[str, ...]) -> dict:
@@ -241,7 +260,7 @@ def run_all(env: dict[str, str], var_dir: Any, quick: bool, parts: tuple[str, ..
             limits_overhead(limited.pk, n, redis=True) if os.environ.get("REDIS_URL") else None
         ),
         "limits_database": limits_overhead(limited.pk, n, redis=False),
-        "api": api_throughput(prompt, token, 50 if quick else 200),
+        "api": api_throughput(prompt, token, 64 if quick else 256, clients=8),
     }
 
     records = int(os.environ.get("USAGE_BENCH_RECORDS", 0) or (100_000 if quick else 1_000_000))
