@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import django
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -116,10 +116,25 @@ class RequestThreads:
 
 
 class Handler(ASGIHandler):
+    """Django's ASGI handler, running the middleware and the view in one hop to the request's
+    thread.
+
+    Django builds the middleware chain for ASGI around its async core: with the console's sync
+    middleware, a request goes from the event loop to its thread (the outer middleware), back to
+    the loop (the async-capable inner middleware), and to the thread again (the view), with a
+    hand-over of the GIL and a wake-up each way. Here the chain is built as under WSGI, all
+    sync, and called once on the request's thread; async views (the live streams) run there as
+    Django runs them under WSGI, and a streamed answer is still sent from the event loop.
+    """
+
     def __init__(self) -> None:
         super().__init__()
+        self.load_middleware(is_async=False)
         self.live_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live")
         self.request_threads = RequestThreads(IDLE_REQUEST_THREADS)
+
+    async def get_response_async(self, request: Any) -> Any:
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
         from config.live import PATH_SUFFIX
