@@ -1,10 +1,14 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db import router, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
+from integrations import fallbacks
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 from prompts_library.apicache import ChangesApiServing
 
@@ -111,6 +115,16 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: BedrockModel) -> None:
+        # In the delete view's transaction: the chains that named it change with it, audited.
+        fallbacks.do_remove_deleted([obj], user=request.user)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            fallbacks.do_remove_deleted(list(queryset.select_related("provider")), request.user)
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(ConnectionTest)
