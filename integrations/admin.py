@@ -22,6 +22,23 @@ def _headers_html(rows: list) -> str:
     )
 
 
+def chain_html(chain: list[BedrockModel], edit_url: str, empty: str) -> str:
+    """A fallback chain as the admin shows it: read-only, in order, with the one door to change
+    it (the console's Change fallbacks page, where its rules are checked and it is audited)."""
+    if chain:
+        shown = format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                '<li>Fallback {}: <a href="{}">{}</a></li>',
+                ((n, m.get_absolute_url(), m) for n, m in enumerate(chain, start=1)),
+            ),
+        )
+    else:
+        shown = format_html("<p>{}</p>", empty)
+    return format_html('{}<a href="{}">Change fallbacks in the console</a>', shown, edit_url)
+
+
 @admin.register(Provider)
 class ProviderAdmin(AuditedModelAdmin):
     """The name may be corrected here; the External ID, which the provider's trust policies
@@ -73,6 +90,7 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
         "last_success_at",
         "last_failure_at",
         "last_failure_reason",
+        "fallbacks_shown",
         "edit_in_console",
     )
     readonly_fields = (
@@ -91,8 +109,19 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
         "last_success_at",
         "last_failure_at",
         "last_failure_reason",
+        "fallbacks_shown",
         "edit_in_console",
     )
+
+    @admin.display(description="Fallbacks")
+    def fallbacks_shown(self, obj: BedrockModel) -> str:
+        if not obj.pk:
+            return "—"
+        return chain_html(
+            fallbacks.chain_of(obj),
+            reverse("integrations:fallbacks", args=[obj.pk]),
+            "No fallbacks: a throttled or failing call fails.",
+        )
 
     @admin.display(description="Status")
     def verified_badge(self, obj: BedrockModel) -> str:
