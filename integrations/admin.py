@@ -1,10 +1,14 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db import router, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
+from integrations import fallbacks
 from integrations.models import BedrockModel, ConnectionTest, Provider, masked_headers
 from prompts_library.apicache import ChangesApiServing
 
@@ -16,6 +20,23 @@ def _headers_html(rows: list) -> str:
     return format_html_join(
         "", "<div><code>{}: {}</code></div>", ((h["name"], h["value"]) for h in shown)
     )
+
+
+def chain_html(chain: list[BedrockModel], edit_url: str, empty: str) -> str:
+    """A fallback chain as the admin shows it: read-only, in order, with the one door to change
+    it (the console's Change fallbacks page, where its rules are checked and it is audited)."""
+    if chain:
+        shown = format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                '<li>Fallback {}: <a href="{}">{}</a></li>',
+                ((n, m.get_absolute_url(), m) for n, m in enumerate(chain, start=1)),
+            ),
+        )
+    else:
+        shown = format_html("<p>{}</p>", empty)
+    return format_html('{}<a href="{}">Change fallbacks in the console</a>', shown, edit_url)
 
 
 @admin.register(Provider)
@@ -69,6 +90,7 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
         "last_success_at",
         "last_failure_at",
         "last_failure_reason",
+        "fallbacks_shown",
         "edit_in_console",
     )
     readonly_fields = (
@@ -87,8 +109,19 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
         "last_success_at",
         "last_failure_at",
         "last_failure_reason",
+        "fallbacks_shown",
         "edit_in_console",
     )
+
+    @admin.display(description="Fallbacks")
+    def fallbacks_shown(self, obj: BedrockModel) -> str:
+        if not obj.pk:
+            return "—"
+        return chain_html(
+            fallbacks.chain_of(obj),
+            reverse("integrations:fallbacks", args=[obj.pk]),
+            "No fallbacks: a throttled or failing call fails.",
+        )
 
     @admin.display(description="Status")
     def verified_badge(self, obj: BedrockModel) -> str:
@@ -111,6 +144,16 @@ class BedrockModelAdmin(ChangesApiServing, AuditedModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: BedrockModel) -> None:
+        # In the delete view's transaction: the chains that named it change with it, audited.
+        fallbacks.do_remove_deleted([obj], user=request.user)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            fallbacks.do_remove_deleted(list(queryset.select_related("provider")), request.user)
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(ConnectionTest)

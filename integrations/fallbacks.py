@@ -102,6 +102,57 @@ def set_chain(integration: BedrockModel, chain: Sequence[BedrockModel], user: An
         _api_serving_changed()
 
 
+def do_remove_deleted(deleted: Sequence[BedrockModel], user: Any = None) -> int:
+    """Before integrations are deleted, in the delete's transaction: take them out of every
+    other integration's and prompt's chain, with one audit event per chain that changed (the
+    chain before and after, and which deletion changed it). Returns how many chains changed.
+
+    The links would go with the delete anyway (cascade); removing them here keeps the change
+    and its events in one visible place. The chains of the deleted integrations themselves go
+    with them (their own delete events)."""
+    from prompts_library.models import Prompt, PromptFallback  # (prompts depend on integrations)
+
+    gone = {m.pk for m in deleted}
+    if not gone:
+        return 0
+    with transaction.atomic():
+        linked = IntegrationFallback.objects.filter(fallback__in=gone).values("integration")
+        holders: list[Any] = list(
+            BedrockModel.objects.select_for_update(of=("self",))
+            .select_related("provider")
+            .filter(pk__in=linked)
+            .exclude(pk__in=gone)
+            .order_by("pk")
+        )
+        named = PromptFallback.objects.filter(fallback__in=gone).values("prompt")
+        holders += Prompt.objects.select_for_update().filter(pk__in=named).order_by("pk")
+        for holder in holders:
+            links = holder.fallback_links.select_related("fallback__provider").order_by("position")
+            before = [link.fallback for link in links]
+            links.filter(fallback__in=gone).delete()
+            after = [m for m in before if m.pk not in gone]
+            recorder.record(
+                recorder.Action.UPDATE,
+                holder,
+                {
+                    "fallbacks": [describe(before), describe(after)],
+                    "reason": _deleted(before, gone),
+                },
+                user=user,
+            )
+        if holders:
+            _api_serving_changed()
+    return len(holders)
+
+
+def _deleted(chain: Sequence[BedrockModel], gone: set[int]) -> str:
+    """Why a chain lost members: "Integration #3 Acme / Haiku was deleted"."""
+    names = describe([m for m in chain if m.pk in gone])
+    if len(names) == 1:
+        return f"Integration {names[0]} was deleted"
+    return f"Integrations {', '.join(names)} were deleted"
+
+
 def _api_serving_changed() -> None:
     from prompts_library import apicache
 

@@ -4,11 +4,14 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import roles
 from audit.admin import AuditedModelAdmin
 from config.admin import ReadOnlyAdminMixin
+from integrations.admin import chain_html
+from prompts_library import fallbacks as prompt_fallbacks
 from prompts_library import tokens
 from prompts_library.apicache import ChangesApiServing
 from prompts_library.models import ApiToken, Feature, Prompt, PromptTest, PromptVersion
@@ -44,12 +47,21 @@ class PromptAdmin(ChangesApiServing, AuditedModelAdmin):
         "feature",
         "integration",
         "published_version",
+        "fallbacks_shown",
         "edit_in_console",
         "created",
         "updated",
     )
     readonly_fields = fields
     inlines = [VersionInline]
+
+    @admin.display(description="Fallbacks")
+    def fallbacks_shown(self, obj: Prompt) -> str:
+        return chain_html(
+            prompt_fallbacks.own_chain(obj),
+            reverse("prompts_library:fallbacks", args=[obj.pk]),
+            "No chain of its own: its model's chain applies.",
+        )
 
     @admin.display(description="Changes")
     def edit_in_console(self, obj: Prompt) -> str:

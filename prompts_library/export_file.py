@@ -11,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from integrations.models import BedrockModel, Provider
+from prompts_library.fallbacks import own_chain
 from prompts_library.models import Feature, Prompt, PromptVersion
 
 FORMAT = "bedrock-console-export"
@@ -42,7 +43,7 @@ def export_data() -> dict[str, Any]:
     )
     prompts = (
         Prompt.objects.select_related("integration__provider", "feature", "published_version")
-        .prefetch_related("versions__author")
+        .prefetch_related("versions__author", "fallback_links__fallback__provider")
         .order_by("slug")
     )
     return {
@@ -79,6 +80,9 @@ def export_data() -> dict[str, Any]:
                     "name": p.integration.name,
                 },
                 "feature": p.feature.name,
+                # The prompt's own chain, in order, named as its integration is (empty: it uses
+                # its integration's chain).
+                "fallbacks": [{"provider": m.provider.name, "name": m.name} for m in own_chain(p)],
                 "published_version": p.published_version.number if p.published_version else None,
                 "versions": [
                     {

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from bedrock import arns, endpoints, invoke, policies, rules
 from bedrock.values import InvalidValue
+from integrations.fallbacks import MAX_FALLBACKS
 from integrations.models import BedrockModel, Provider, check_api_name
 from prompts_library import rendering
 from prompts_library.export_file import FORMAT, VERSION
@@ -171,6 +172,9 @@ class PromptIn:
     feature: str
     published_version: int | None
     versions: tuple[VersionIn, ...]
+    # The prompt's own chain, in order, as (provider, name); None: the file does not say (a file
+    # from before chains travelled), so a prompt already here keeps its chain.
+    fallbacks: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -336,6 +340,30 @@ def _parse_version(data: Any, where: str) -> VersionIn:
     )
 
 
+def _reference(data: Any, where: str) -> tuple[str, str]:
+    """An integration named as the export names it: its provider and its model name."""
+    ref = _obj(data, where)
+    return (
+        _text(ref, "provider", where, max_length=_max_length(Provider, "name")),
+        _text(ref, "name", where, max_length=_max_length(BedrockModel, "name")),
+    )
+
+
+def _parse_fallbacks(data: dict[str, Any], where: str) -> tuple[tuple[str, str], ...] | None:
+    if data.get("fallbacks") is None:
+        return None
+    rows = _list(data, "fallbacks", where)
+    if len(rows) > MAX_FALLBACKS:
+        raise _fail(f"{where}.fallbacks", f"a chain holds at most {MAX_FALLBACKS} fallbacks.")
+    chain: list[tuple[str, str]] = []
+    for n, row in enumerate(rows):
+        ref = _reference(row, f"{where}.fallbacks[{n}]")
+        if integration_key(*ref) in {integration_key(*m) for m in chain}:
+            raise _fail(f"{where}.fallbacks[{n}]", f"{ref[0]} / {ref[1]} is listed twice.")
+        chain.append(ref)
+    return tuple(chain)
+
+
 def _parse_prompt(data: Any, where: str) -> PromptIn:
     data = _obj(data, where)
     slug = _text(data, "slug", where, max_length=_max_length(Prompt, "slug"))
@@ -345,7 +373,6 @@ def _parse_prompt(data: Any, where: str) -> PromptIn:
         raise _fail(f"{where}.slug", "must be letters, digits, hyphens and underscores.") from None
     if slug.isdigit():
         raise _fail(f"{where}.slug", "must not be only digits (it would read as a prompt id).")
-    ref = _obj(data.get("integration"), f"{where}.integration")
     versions_raw = _list(data, "versions", where)
     if not versions_raw:
         raise _fail(f"{where}.versions", "a prompt needs at least one version.")
@@ -363,18 +390,25 @@ def _parse_prompt(data: Any, where: str) -> PromptIn:
     return PromptIn(
         name=_text(data, "name", where, max_length=_max_length(Prompt, "name")),
         slug=slug,
-        integration=(
-            _text(
-                ref, "provider", f"{where}.integration", max_length=_max_length(Provider, "name")
-            ),
-            _text(
-                ref, "name", f"{where}.integration", max_length=_max_length(BedrockModel, "name")
-            ),
-        ),
+        integration=_reference(data.get("integration"), f"{where}.integration"),
         feature=_text(data, "feature", where, max_length=_max_length(Feature, "name")),
         published_version=published,
         versions=tuple(sorted(versions, key=lambda v: v.number)),
+        fallbacks=_parse_fallbacks(data, where),
     )
+
+
+def _known(in_file: set[tuple[str, str]], ref: tuple[str, str], where: str, what: str) -> None:
+    """Refuse a reference to an integration neither in the file nor in this console."""
+    if (
+        integration_key(*ref) not in in_file
+        and not BedrockModel.objects.filter(
+            provider__name__iexact=ref[0], name__iexact=ref[1]
+        ).exists()
+    ):
+        raise _fail(
+            where, f"{what} {ref[0]} / {ref[1]} is neither in the file nor in this console."
+        )
 
 
 def parse(data: Any) -> Parsed:
@@ -428,16 +462,10 @@ def parse(data: Any) -> Parsed:
         raise TransferError("prompts: a slug is listed twice.")
     known = set(keys)
     for n, p in enumerate(prompts):
-        key = integration_key(*p.integration)
-        if (
-            key not in known
-            and not BedrockModel.objects.filter(
-                provider__name__iexact=p.integration[0], name__iexact=p.integration[1]
-            ).exists()
-        ):
-            raise _fail(
-                f"prompts[{n}].integration",
-                f"the integration {p.integration[0]} / {p.integration[1]} is neither in the file "
-                "nor in this console.",
-            )
+        _known(known, p.integration, f"prompts[{n}].integration", "the integration")
+        for k, ref in enumerate(p.fallbacks or ()):
+            where = f"prompts[{n}].fallbacks[{k}]"
+            if integration_key(*ref) == integration_key(*p.integration):
+                raise _fail(where, f"the prompt {p.slug} cannot fall back to its own integration.")
+            _known(known, ref, where, f"the prompt {p.slug}'s fallback")
     return Parsed(providers, integrations, tuple(features), prompts)

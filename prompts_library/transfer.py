@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from audit import recorder
+from integrations.fallbacks import ChainError, describe
 from integrations.models import (
     BedrockModel,
     Configuration,
@@ -20,7 +21,15 @@ from integrations.models import (
     load_headers,
 )
 from prompts_library import apicache, services
-from prompts_library.import_check import IntegrationIn, PromptIn, VersionIn, integration_key, parse
+from prompts_library import fallbacks as prompt_fallbacks
+from prompts_library.import_check import (
+    IntegrationIn,
+    PromptIn,
+    TransferError,
+    VersionIn,
+    integration_key,
+    parse,
+)
 from prompts_library.import_report import Report
 from prompts_library.models import Feature, Prompt, PromptVersion
 
@@ -159,6 +168,7 @@ def _import_prompt(
     item: PromptIn,
     integration: BedrockModel,
     feature: Feature,
+    chain: list[BedrockModel] | None,
     report: Report,
     importer: Any,
 ) -> None:
@@ -172,8 +182,11 @@ def _import_prompt(
         if item.published_version is not None:
             services.publish(prompt, versions[item.published_version])
         published = f", v{item.published_version} published" if item.published_version else ""
+        if chain:
+            prompt_fallbacks.set_chain(prompt, chain, importer)
+        fallbacks = f", {len(chain)} fallback(s)" if chain else ""
         report.prompts.created.append(
-            f"{item.name} ({item.slug}): {len(versions)} version(s){published}"
+            f"{item.name} ({item.slug}): {len(versions)} version(s){published}{fallbacks}"
         )
         return
     changes: list[str] = []
@@ -203,6 +216,10 @@ def _import_prompt(
     if changes:
         prompt.save()
         recorder.record_update(prompt, before)
+    # A file that names no chain (from before chains travelled) leaves the prompt's as it is.
+    if chain is not None and describe(prompt_fallbacks.own_chain(prompt)) != describe(chain):
+        prompt_fallbacks.set_chain(prompt, chain, importer)
+        changes.append("fallbacks")
     if item.published_version is not None:
         target = existing[item.published_version]
         if prompt.published_version_id != target.pk:
@@ -212,6 +229,39 @@ def _import_prompt(
         report.prompts.updated.append(f"{prompt.name} ({prompt.slug}): " + "; ".join(changes))
     else:
         report.prompts.skipped.append(f"{prompt.name} ({prompt.slug})")
+
+
+def _integration(
+    ref: tuple[str, str], imported: dict[tuple[str, str], BedrockModel]
+) -> BedrockModel:
+    """An integration the file names (import_check made sure it is in the file or here)."""
+    found = imported.get(integration_key(*ref))
+    if found is not None:
+        return found
+    return BedrockModel.objects.select_related("provider").get(
+        provider__name__iexact=ref[0], name__iexact=ref[1]
+    )
+
+
+def _chain(
+    n: int,
+    item: PromptIn,
+    integration: BedrockModel,
+    imported: dict[tuple[str, str], BedrockModel],
+) -> list[BedrockModel] | None:
+    """The prompt's chain from the file, checked by the rules of its fallbacks page (raised
+    inside the import's transaction: nothing is written)."""
+    if item.fallbacks is None:
+        return None
+    chain = [_integration(ref, imported) for ref in item.fallbacks]
+    try:
+        prompt_fallbacks.check(integration, chain)
+    except ChainError as e:
+        where = f"prompts[{n}].fallbacks"
+        if e.position is not None and e.position < len(chain):
+            where += f"[{e.position}]"
+        raise TransferError(f"{where}: the prompt {item.slug}'s chain: {e.message}") from None
+    return chain
 
 
 def import_data(data: dict[str, Any], *, dry_run: bool = False, user: Any = None) -> Report:
@@ -237,15 +287,11 @@ def import_data(data: dict[str, Any], *, dry_run: bool = False, user: Any = None
         features: dict[str, Feature] = {}
         for name in parsed.features:
             _feature(name, report, features)
-        for prompt_in in parsed.prompts:
-            integration = integrations.get(integration_key(*prompt_in.integration)) or (
-                BedrockModel.objects.get(
-                    provider__name__iexact=prompt_in.integration[0],
-                    name__iexact=prompt_in.integration[1],
-                )
-            )
+        for n, prompt_in in enumerate(parsed.prompts):
+            integration = _integration(prompt_in.integration, integrations)
+            chain = _chain(n, prompt_in, integration, integrations)
             feature = _feature(prompt_in.feature, report, features)
-            _import_prompt(prompt_in, integration, feature, report, user)
+            _import_prompt(prompt_in, integration, feature, chain, report, user)
         if dry_run:
             transaction.set_rollback(True)
         else:
