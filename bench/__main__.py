@@ -81,7 +81,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated parts to run (burst, latency, credentials, api, pages, worker-loss,"
-        " propagation, audit, usage, fallbacks, gateway); prints"
+        " propagation, audit, usage, fallbacks, gateway, browser); prints"
         " their numbers as JSON instead of writing docs/performance.md",
     )
     parser.add_argument("--json", default="", help="also write the raw numbers to this file")
@@ -108,7 +108,7 @@ def main() -> None:
         import django
 
         django.setup()
-        from bench import audit_review, fallbacks, gateway, resilience, runs, usage
+        from bench import audit_review, browser_latency, fallbacks, gateway, resilience, runs, usage
 
         unknown = (
             set(parts)
@@ -118,6 +118,7 @@ def main() -> None:
             - set(usage.PARTS)
             - set(fallbacks.PARTS)
             - set(gateway.PARTS)
+            - set(browser_latency.PARTS)
         )
         if unknown:
             parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
@@ -137,6 +138,8 @@ def main() -> None:
             results.update(fallbacks.run_all(env, var_dir, args.quick, parts))
         if set(parts) & set(gateway.PARTS):  # only when asked
             results.update(gateway.run_all(env, var_dir, args.quick, parts))
+        if set(parts) & set(browser_latency.PARTS):  # only when asked: it needs Chromium
+            results.update(browser_latency.run_all(env, var_dir, args.quick, parts))
         import json
 
         if args.json:
