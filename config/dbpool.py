@@ -19,6 +19,9 @@ from psycopg_pool import ConnectionPool
 def check(conn: Any) -> None:
     if conn.closed:
         raise ConnectionError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:  # nothing is expected from an idle connection: ask the server
+    # poll, not select: a web process holding many live streams has descriptors past select's
+    # limit of 1024.
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):  # nothing is expected from an idle connection: ask the server
         ConnectionPool.check_connection(conn)

@@ -46,3 +46,28 @@ def test_a_healthy_connection_is_handed_out_without_asking_the_server(url, monke
 
         monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(round_trip))
         dbpool.check(conn)  # nothing on its socket: no query
+
+
+@pytest.mark.django_db
+def test_a_connection_past_select_s_limit_is_checked_too(url):
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("this process may not open 1,100 files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.fileno() >= 1024
+            dbpool.check(conn)  # healthy: no error
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            time.sleep(0.2)
+            with pytest.raises(psycopg.OperationalError):
+                dbpool.check(conn)
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
