@@ -372,7 +372,7 @@ _PENDING_VALUES = ", ".join(
     "%s::jsonb" if isinstance(f, models.JSONField) else "%s" for f in _PENDING_FIELDS
 )
 _INSERT_UNFLUSHED = (
-    "BEGIN; SET LOCAL synchronous_commit = off; "  # noqa: S608
+    "BEGIN; SET LOCAL synchronous_commit = off; "  # noqa: S608  # nosec B608
     f"INSERT INTO {PendingEvent._meta.db_table} ({_PENDING_NAMES}) VALUES ({_PENDING_VALUES}); "
     "COMMIT"
 )
