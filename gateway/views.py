@@ -16,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +26,6 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from audit import recorder
 from bedrock import invoke, observe, rules
 from bedrock.values import InvalidValue
 from gateway import chat
@@ -286,9 +284,10 @@ def _respond(prepared: Prepared, served: Served) -> HttpResponse:
 @csrf_exempt
 @login_not_required
 def chat_completions(request: HttpRequest) -> HttpResponse:
-    """The model call runs on the pool while the request's thread writes the token's use to the
-    audit trail; the call is recorded on the request's thread. A streamed answer is handed to the
-    event loop once its first text has arrived."""
+    """A plain call runs whole on the request's thread (checks, the model call recorded by the
+    observers in this thread, the answer; the token's use goes on record before the answer
+    leaves, audit.middleware), so a plain call never waits for a free thread of the pool; a
+    streamed one is handed to the event loop once its first text has arrived."""
     if request.method != "POST":
         return _not_allowed("POST")
     prepared = _prepare(request)
@@ -296,14 +295,8 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
         return prepared
     if prepared.checked.stream:
         return _streamed(prepared)
-    future = prepared.start()
-    recorder.write_deferred()
-    try:
-        served, calls = future.result(timeout=settings.PROMPTS_INVOKE_TIMEOUT)
-    except FutureTimeout:
-        future.cancel()
-        return prepared.timed_out()
-    return _finish(prepared, served, calls)
+    integration, converse = prepared.integration, prepared.checked.converse
+    return _respond(prepared, serve(integration, converse, prepared.options(), prepared.context))
 
 
 class Pieces:
