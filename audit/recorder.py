@@ -310,8 +310,8 @@ def record_pending(
     without waiting for the disk (asynchronous commit, one message to the server), like the
     call's usage record: the event is visible to everyone at once and on disk within a fraction
     of a second; only a crash of the database server in that moment loses it, never a web process
-    that dies after answering. Waiting for the disk costs an fsync per API call (about 4 ms on the
-    benchmark machine, a third of the Invoke API's own time); AUDIT_DURABLE_TOKEN_USE=true pays it.
+    that dies after answering. Waiting for the disk costs an fsync per API call (0.4 ms on the
+    latest benchmark machine, 4 ms on an earlier one's disk); AUDIT_DURABLE_TOKEN_USE=true pays it.
     """
     ctx = _context.get() or Context()
     _, actor_repr = _actor(ctx.user)

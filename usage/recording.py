@@ -103,26 +103,37 @@ CALL_RECORD = "SELECT usage_record({})".format(
 
 
 def call_values(
-    unflushed: bool, record: tuple[Any, ...], hourly: tuple[Any, ...], bucket: int | None
+    unflushed: bool,
+    record: tuple[Any, ...],
+    hour: Any,
+    dimensions: tuple[Any, ...],
+    plain_sums: tuple[Any, ...],
+    bucket: int | None,
 ) -> dict[str, Any]:
-    """CALL_RECORD's parameters: the record, the hour with the rollup's dimensions and sums."""
-    n = len(ROLLUP_DIMENSIONS)
-    hour, dimensions, sums = hourly[0], hourly[1 : 1 + n], hourly[1 + n :]
+    """CALL_RECORD's parameters: the record, the hour, the rollup's dimensions and plain sums,
+    and the latency bucket (None: no latency, every bucket adds 0)."""
     values: dict[str, Any] = {"unflushed": unflushed, "hour": hour, "bucket": bucket}
     values |= {f"r{i}": value for i, value in enumerate(record)}
     values |= {f"g{i}": value for i, value in enumerate(dimensions)}
-    values |= {f"s{i}": value for i, value in enumerate(sums[:_PLAIN_SUMS])}
+    values |= {f"s{i}": value for i, value in enumerate(plain_sums)}
     return values
 
 
-def write_postgresql(record: tuple[Any, ...], hourly: tuple[Any, ...], bucket: int | None) -> None:
+def write_postgresql(
+    record: tuple[Any, ...],
+    hour: Any,
+    dimensions: tuple[Any, ...],
+    plain_sums: tuple[Any, ...],
+    bucket: int | None,
+) -> None:
     # Inside a caller's transaction the rows commit with it; USAGE_DURABLE_RECORDS waits for
     # the disk. Otherwise the call is its own transaction (autocommit), committed without
     # waiting for the disk (usage.commit says what that risks) and waiting at most 1 s for a
     # rollup row locked by some long transaction (none in the console's own code).
     unflushed = not (connection.in_atomic_block or settings.USAGE_DURABLE_RECORDS)
+    values = call_values(unflushed, record, hour, dimensions, plain_sums, bucket)
     with connection.cursor() as cursor:
-        cursor.execute(CALL_RECORD, call_values(unflushed, record, hourly, bucket))
+        cursor.execute(CALL_RECORD, values)
 
 
 def _ms(value: float | None) -> int | None:
@@ -184,30 +195,31 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
         response_body,
         ops.adapt_datetimefield_value(bodies_until),
     )
-    bucket = None if total_ms is None else bucket_of(total_ms)
-    buckets = [0] * BUCKETS
-    if bucket is not None:
-        buckets[bucket] = 1
-    sums = (
+    dimensions = (
         context.kind[:30],
         context.integration_id or 0,
         context.prompt_id or 0,
         context.version_id or 0,
         context.feature[:100],
         context.token_id or 0,
+    )
+    plain_sums = (
         1,
         0 if outcome.ok else 1,
         input_tokens or 0,
         output_tokens or 0,
         cost or 0,
         total_ms or 0,
-        *buckets,
     )
+    bucket = None if total_ms is None else bucket_of(total_ms)
     hour = now.replace(minute=0, second=0, microsecond=0)
-    hourly = (ops.adapt_datetimefield_value(hour), *sums)
     if connection.vendor == "postgresql":
-        write_postgresql(record, hourly, bucket)
+        adapted = ops.adapt_datetimefield_value(hour)
+        write_postgresql(record, adapted, dimensions, plain_sums, bucket)
         return
+    buckets = tuple(int(b == bucket) for b in range(BUCKETS))
+    sums: tuple[Any, ...] = (*dimensions, *plain_sums, *buckets)
+    hourly = (ops.adapt_datetimefield_value(hour), *sums)
     daily = (ops.adapt_datetimefield_value(hour.replace(hour=0)), *sums)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(INSERT_RECORD, record)

@@ -196,13 +196,16 @@ def test_usage_record_sets_asynchronous_commit_for_its_own_transaction_only(unfl
     record = {name: None for name in recording.RECORD_COLUMNS}
     record.update(created=timezone.now(), kind="invoke_api", feature="", ok=True)
     record.update(error_code="", request_id="", request_body="", response_body="")
-    hourly = (timezone.now().replace(minute=0), "invoke_api", 0, 0, 0, "", 0, 1, 0, 0, 0, 0, 0)
+    hour = timezone.now().replace(minute=0)
+    dimensions, plain_sums = ("invoke_api", 0, 0, 0, "", 0), (1, 0, 0, 0, 0, 0)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         before = cursor.fetchone()[0]
         cursor.execute(
             recording.CALL_RECORD,
-            recording.call_values(unflushed, tuple(record.values()), hourly, None),
+            recording.call_values(
+                unflushed, tuple(record.values()), hour, dimensions, plain_sums, None
+            ),
         )
         cursor.execute("SHOW synchronous_commit")
         during = cursor.fetchone()[0]
