@@ -154,7 +154,9 @@ def limits_overhead(token_id: int, n: int, redis: bool) -> dict[str, Any]:
     return _stats(times)
 
 
-def api_throughput(prompt: Any, token: str, n: int, clients: int = 1) -> dict[str, Any]:
+def api_throughput(
+    prompt: Any, token: str, n: int, clients: int = 1, pairs: int = 6
+) -> dict[str, Any]:
     """Invoke API calls in this process (test client, the bench's sandbox), with the usage
     observer on and off, alternating rounds so that both see the same load: one client after
     another (each call waits for its record), and `clients` at once (throughput, as the issue
@@ -196,20 +198,30 @@ def api_throughput(prompt: Any, token: str, n: int, clients: int = 1) -> dict[st
     results: dict[str, Any] = {}
     for width in sorted({1, clients}):
         rounds(width)  # warm up
-        on, off = [], []
-        for _ in range(3):
-            on.append(rounds(width))
-            observe.remove_observer(recording.record_call)
-            try:
-                off.append(rounds(width))
-            finally:
-                observe.add_observer(recording.record_call)
-        on_rate, off_rate = statistics.median(on), statistics.median(off)
+        on, off, differences = [], [], []
+        # Pairs of rounds, in alternating order (on-off, off-on, ...), so that a drift of the
+        # machine's load or of the tables' size falls on both; the figure is the median of the
+        # pairs' differences.
+        for i in range(pairs):
+            pair: dict[bool, float] = {}
+            for recording_on in (True, False) if i % 2 == 0 else (False, True):
+                if recording_on:
+                    pair[True] = rounds(width)
+                else:
+                    observe.remove_observer(recording.record_call)
+                    try:
+                        pair[False] = rounds(width)
+                    finally:
+                        observe.add_observer(recording.record_call)
+            on.append(pair[True])
+            off.append(pair[False])
+            differences.append((pair[False] - pair[True]) / pair[False] * 100)
         suffix = "" if width == 1 else f"_{width}_clients"
         results |= {
-            f"calls_per_s_recording_on{suffix}": round(on_rate, 1),
-            f"calls_per_s_recording_off{suffix}": round(off_rate, 1),
-            f"difference_pct{suffix}": round((off_rate - on_rate) / off_rate * 100, 1),
+            f"calls_per_s_recording_on{suffix}": round(statistics.median(on), 1),
+            f"calls_per_s_recording_off{suffix}": round(statistics.median(off), 1),
+            f"difference_pct{suffix}": round(statistics.median(differences), 1),
+            f"difference_pct_pairs{suffix}": [round(d, 1) for d in differences],
         }
     return results
 
@@ -260,7 +272,9 @@ def run_all(env: dict[str, str], var_dir: Any, quick: bool, parts: tuple[str, ..
             limits_overhead(limited.pk, n, redis=True) if os.environ.get("REDIS_URL") else None
         ),
         "limits_database": limits_overhead(limited.pk, n, redis=False),
-        "api": api_throughput(prompt, token, 64 if quick else 256, clients=8),
+        "api": api_throughput(
+            prompt, token, 128 if quick else 256, clients=8, pairs=4 if quick else 8
+        ),
     }
 
     records = int(os.environ.get("USAGE_BENCH_RECORDS", 0) or (100_000 if quick else 1_000_000))

@@ -192,6 +192,20 @@ class FailSoftRedisCache(RedisCache):
     clear = guarded(_false)(RedisCache.clear)
 
 
+def redis_client() -> Any | None:
+    """The shared cache's Redis client (thread-safe, one per process), or None without Redis
+    or while this process waits to try it again after a failure. Callers catch UNREACHABLE
+    and tell the breaker."""
+    if not settings.REDIS_URL or not breaker.closed():
+        return None
+    from django.core.cache import cache
+
+    client = getattr(cache, "_cache", None)
+    if client is None or not hasattr(client, "get_client"):
+        return None
+    return client.get_client(write=True)
+
+
 def _ping() -> bool:
     from django.core.cache import cache
 

@@ -303,6 +303,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reap-stale-tests": {"task": "integrations.tasks.reap_stale_tests", "schedule": 60.0},
     "usage-retention": {"task": "usage.tasks.apply_retention", "schedule": 3600.0},
+    # What a process that stopped left in the usage journal (usage.journal).
+    "usage-journal": {"task": "usage.tasks.drain_journal", "schedule": 10.0},
 }
 # The audit chain is verified this often (audit.tasks); the audit list shows the result.
 AUDIT_VERIFY_INTERVAL_SECONDS = _number("AUDIT_VERIFY_INTERVAL_SECONDS", float, 3600.0)
@@ -373,6 +375,14 @@ USAGE_PRICE_CACHE_SECONDS = _number("USAGE_PRICE_CACHE_SECONDS", float, 5.0)
 # PostgreSQL: true makes each usage record's commit wait for the disk (one fsync per call); by
 # default it does not (asynchronous commit: a database-server crash may lose the last moment).
 USAGE_DURABLE_RECORDS = _flag("USAGE_DURABLE_RECORDS", False)
+# PostgreSQL with Redis: a call's record is pushed to a journal in Redis and moved to the
+# database in batches of up to USAGE_JOURNAL_BATCH (usage.journal); the process that pushed
+# drains after USAGE_JOURNAL_WINDOW_SECONDS, any process every USAGE_JOURNAL_IDLE_SECONDS while
+# records wait. false: each record is written by its call (one statement per call).
+USAGE_JOURNAL = _flag("USAGE_JOURNAL", True)
+USAGE_JOURNAL_BATCH = _number("USAGE_JOURNAL_BATCH", int, 500)
+USAGE_JOURNAL_WINDOW_SECONDS = _number("USAGE_JOURNAL_WINDOW_SECONDS", float, 0.2)
+USAGE_JOURNAL_IDLE_SECONDS = _number("USAGE_JOURNAL_IDLE_SECONDS", float, 2.0)
 # PostgreSQL: true makes the audit event of each API token use wait for the disk when it is
 # written (one fsync per API call); by default it commits asynchronously, like the usage record.
 AUDIT_DURABLE_TOKEN_USE = _flag("AUDIT_DURABLE_TOKEN_USE", False)

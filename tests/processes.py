@@ -57,10 +57,12 @@ def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: flo
 
 
 class PrivateRedis:
-    """A redis-server of the test's own, on a free port, without persistence."""
+    """A redis-server of the test's own, on a free port, without persistence (or with its
+    append-only file, as docker-compose runs it)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, appendonly: bool = False) -> None:
         self.folder = folder
+        self.appendonly = appendonly
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -79,7 +81,7 @@ class PrivateRedis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
                 "--dir",
                 str(self.folder),
             ],

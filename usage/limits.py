@@ -32,7 +32,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 
 from audit import recorder
-from config.cache import UNREACHABLE, breaker
+from config.cache import UNREACHABLE, breaker, redis_client
+from usage import journal
 from usage.commit import unflushed
 from usage.models import NANO, DailyRollup, MinuteCounter, TokenLimits
 
@@ -120,14 +121,7 @@ def _next_month(now: datetime) -> datetime:
 
 def _redis() -> Any | None:
     """The shared cache's Redis client, or None without Redis or while it is unreachable."""
-    if not settings.REDIS_URL or not breaker.closed():
-        return None
-    from django.core.cache import cache
-
-    client = getattr(cache, "_cache", None)
-    if client is None or not hasattr(client, "get_client"):
-        return None
-    return client.get_client(write=True)
+    return redis_client()
 
 
 def _key(kind: str, token_id: int, window: int | str) -> str:
@@ -166,6 +160,7 @@ def _count_redis(client: Any, token_id: int, now: datetime, limits: Limits) -> U
     pipe.get(spent_key)
     requests, _, tokens, spent = pipe.execute()
     if spent is None and limits.budget_nano is not None:
+        journal.settle()  # the month's spend so far, with the calls still in the journal
         client.set(spent_key, _spent_in_db(token_id, now), ex=MONTH_KEY_SECONDS, nx=True)
         spent = client.get(spent_key)
     return Use(int(requests), int(tokens or 0), int(spent or 0))

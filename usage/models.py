@@ -50,6 +50,35 @@ ROLLUP_SUMS = (
 )
 
 
+# A call record's columns as written (usage.recording, usage.journal), with their PostgreSQL
+# types (usage_record()'s arguments, the journal's casts).
+RECORD_FIELDS = (
+    ("created", "timestamptz"),
+    ("kind", "text"),
+    ("user_id", "bigint"),
+    ("token_id", "bigint"),
+    ("integration_id", "bigint"),
+    ("prompt_id", "bigint"),
+    ("version_id", "bigint"),
+    ("test_id", "bigint"),
+    ("feature", "text"),
+    ("ok", "boolean"),
+    ("error_code", "text"),
+    ("http_status", "integer"),
+    ("total_ms", "integer"),
+    ("sts_ms", "integer"),
+    ("model_ms", "integer"),
+    ("first_token_ms", "integer"),
+    ("input_tokens", "integer"),
+    ("output_tokens", "integer"),
+    ("cost_nano", "bigint"),
+    ("request_id", "text"),
+    ("request_body", "text"),
+    ("response_body", "text"),
+    ("bodies_until", "timestamptz"),
+)
+
+
 def bucket_of(ms: float) -> int:
     for i, bound in enumerate(LATENCY_BOUNDS_MS):
         if ms <= bound:
@@ -84,6 +113,9 @@ class CallRecord(models.Model):
         CANARY = "canary", "Health canary"
 
     created = models.DateTimeField()
+    # Set when the record came through the journal in Redis (usage.journal): a drain repeated
+    # after a failure finds its records already here and adds nothing twice.
+    journal_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     kind = models.CharField(max_length=30)
     user = _loose_fk(settings.AUTH_USER_MODEL)
     token = _loose_fk("prompts_library.ApiToken")

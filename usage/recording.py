@@ -1,11 +1,14 @@
 """The usage record of every model call, written by the observer the invocation core notifies.
 
-On PostgreSQL one call of a database function (usage_record, migration 0003) inserts the call's
-record and adds it to its hourly and daily rollups, committed without waiting for the disk
-(usage.commit). SQLite runs the three statements in one transaction. The write is
-synchronous, in the thread that made the call, before the answer is sent: a call whose answer
-was sent is on record (a queue in memory would lose the calls of a process that dies). The
-cost measured is in docs/performance.md ("Usage recording").
+On PostgreSQL with Redis the record is pushed to the call journal (usage.journal), in the
+thread that made the call, before the answer is sent: one round trip to Redis, and the records
+reach the database in batches. Otherwise (no Redis or Redis unreachable, SQLite, inside a
+caller's transaction, USAGE_DURABLE_RECORDS) it is written directly: on PostgreSQL one call of
+a database function (usage_record, migration 0003) inserts the call's record and adds it to its
+hourly and daily rollups, committed without waiting for the disk (usage.commit); SQLite runs
+the three statements in one transaction. Either way a call whose answer was sent is on record
+(a queue in a process's memory would lose the calls of a process that dies). The cost measured
+is in docs/performance.md ("Usage recording").
 
 The same observer feeds the Prometheus metrics (usage.metrics) and the per-token spend that
 limits read (usage.limits).
@@ -25,35 +28,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bedrock.observe import CallContext, CallOutcome
-from usage import limits, metrics, prices
-from usage.models import BUCKETS, ROLLUP_DIMENSIONS, ROLLUP_SUMS, BodyKeeping, bucket_of
-
-# The record's columns, with their types in usage_record()'s arguments (PostgreSQL).
-RECORD_FIELDS = (
-    ("created", "timestamptz"),
-    ("kind", "text"),
-    ("user_id", "bigint"),
-    ("token_id", "bigint"),
-    ("integration_id", "bigint"),
-    ("prompt_id", "bigint"),
-    ("version_id", "bigint"),
-    ("test_id", "bigint"),
-    ("feature", "text"),
-    ("ok", "boolean"),
-    ("error_code", "text"),
-    ("http_status", "integer"),
-    ("total_ms", "integer"),
-    ("sts_ms", "integer"),
-    ("model_ms", "integer"),
-    ("first_token_ms", "integer"),
-    ("input_tokens", "integer"),
-    ("output_tokens", "integer"),
-    ("cost_nano", "bigint"),
-    ("request_id", "text"),
-    ("request_body", "text"),
-    ("response_body", "text"),
-    ("bodies_until", "timestamptz"),
+from usage import journal, limits, metrics, prices
+from usage.models import (
+    BUCKETS,
+    RECORD_FIELDS,
+    ROLLUP_DIMENSIONS,
+    ROLLUP_SUMS,
+    BodyKeeping,
+    bucket_of,
 )
+
 RECORD_COLUMNS = tuple(name for name, _ in RECORD_FIELDS)
 
 
@@ -212,6 +196,15 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
         total_ms or 0,
     )
     bucket = None if total_ms is None else bucket_of(total_ms)
+    if journal.usable():
+        values = [
+            now.isoformat(),
+            *record[1:-1],
+            None if bodies_until is None else bodies_until.isoformat(),
+            bucket,
+        ]
+        if journal.push(values):
+            return
     hour = now.replace(minute=0, second=0, microsecond=0)
     if connection.vendor == "postgresql":
         adapted = ops.adapt_datetimefield_value(hour)

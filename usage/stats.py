@@ -16,6 +16,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from usage import journal
 from usage.models import (
     BUCKETS,
     LATENCY_BOUNDS_MS,
@@ -205,6 +206,7 @@ class Window:
 
 
 def window(range_key: str, where: dict[str, Any], now: datetime | None = None) -> Window:
+    journal.settle()  # what is read next holds every call that ended before
     r = RANGES.get(range_key) or RANGES[DEFAULT_RANGE]
     now = now or timezone.now()
     if r.step == timedelta(minutes=1):

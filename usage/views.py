@@ -20,7 +20,7 @@ from accounts import roles
 from config.params import parse_id
 from integrations.models import BedrockModel
 from prompts_library.models import ApiToken, Prompt, PromptVersion
-from usage import charts, limits, names, prices, services, stats
+from usage import charts, journal, limits, names, prices, services, stats
 from usage.forms import BodyKeepingForm
 from usage.models import BodyKeeping, CallRecord
 
@@ -196,6 +196,7 @@ def _when(value: str | None) -> datetime | None:
 @require_GET
 def calls(request: HttpRequest) -> HttpResponse:
     q = request.GET
+    journal.settle()  # the list holds every call that ended before
     qs = CallRecord.objects.order_by("-created", "-id")
     filters: dict[str, str] = {}
     if q.get("outcome") in ("ok", "error"):

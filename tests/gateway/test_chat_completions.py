@@ -8,6 +8,7 @@ import pytest
 from audit import recorder
 from audit.models import AuditEvent
 from prompts_library.models import ApiToken
+from usage import journal
 from usage.models import CallRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,6 +100,7 @@ def test_it_streams_chunks_ending_with_usage_and_done(gpt, live_server, sandbox,
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == plain.usage.total_tokens
     assert sandbox.state.requests()[-1]["operation"] == "ConverseStream"
     # The streamed call's record has its time to first token; the plain one has none.
+    journal.settle()
     plain_record, streamed_record = CallRecord.objects.order_by("pk")
     assert plain_record.first_token_ms is None
     assert 0 <= streamed_record.first_token_ms <= streamed_record.total_ms
@@ -139,6 +141,7 @@ def test_a_stream_broken_mid_way_ends_with_an_openai_error(gpt, sandbox, haiku):
 
 def test_the_call_is_recorded_and_audited_for_the_token(gpt, sandbox, haiku):
     gpt.chat.completions.create(model="bedrock-anthropic-haiku", messages=HELLO)
+    journal.settle()
     record = CallRecord.objects.get()
     token = ApiToken.objects.get()
     assert record.kind == "chat_completions" and record.ok
@@ -185,6 +188,7 @@ def test_a_throttled_integration_is_served_by_its_fallback(live_server, bob, san
     assert raw.parse().choices[0].message.content
     calls = [r["model_id"] for r in sandbox.state.requests() if r["operation"] == "Converse"]
     assert calls == [PRIMARY_MODEL, FALLBACK_MODEL]
+    journal.settle()
     records = CallRecord.objects.order_by("pk")
     assert [(r.integration_id, r.ok) for r in records] == [(primary.pk, False), (fallback.pk, True)]
     assert {r.kind for r in records} == {"chat_completions"}

@@ -12,6 +12,7 @@ from prompts_library import services as prompts
 from prompts_library.models import ApiToken, PromptTest
 from tests.conftest import wait_for_test
 from tests.prompts.fixtures import make_prompt
+from usage import journal
 from usage.models import CallRecord, HourlyRollup
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -52,6 +53,7 @@ def test_n_calls_of_every_kind_make_n_records(alice, alice_client, sandbox, cele
         assert wait_for_test(t.pk, model=PromptTest).status == PromptTest.Status.SUCCEEDED
     assert answers == [200] * 4 and failed.status_code == 502
 
+    assert journal.settle(5)  # the records pushed by the web process and the worker
     kinds = dict(CallRecord.objects.values_list("kind").annotate(n=Count("id")))
     assert kinds == {"connection_test": 3, "prompt_test": 2, "invoke_api": 5}
     api = CallRecord.objects.filter(kind="invoke_api")

@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from prompts_library.models import ApiToken
 from tests.prompts.fixtures import make_prompt
 from tests.usage.helpers import report
-from usage import limits
+from usage import journal, limits
 from usage.models import CallRecord
 
 # Transactional: the Invoke API records its calls on a helper thread, with its own connection.
@@ -107,6 +107,7 @@ def test_a_budget_stops_calls_once_spent(client, sandbox, prompt, counters):
     assert int(answer["Retry-After"]) > 0
     # What the token's page shows as spent is what its records cost (the reported calls, and
     # the API's own calls once the invocation core reports them).
+    journal.settle()
     spent = CallRecord.objects.filter(token_id=row.pk).aggregate(s=Sum("cost_nano"))["s"]
     assert limits.current_use(row.pk).spent_nano == spent >= 1_000_000_000
 

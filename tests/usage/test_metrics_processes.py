@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prompts_library.models import ApiToken
 from tests.processes import Session, WebServer
 from tests.prompts.fixtures import make_prompt
+from usage import journal
 from usage.models import CallRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,4 +50,5 @@ def test_its_counters_add_up_the_calls_of_every_process(two_webs, sandbox):
         for s in family.samples
         if s.name == "console_model_calls_total" and s.labels["kind"] == "invoke_api"
     )
+    assert journal.settle(5)
     assert calls == CallRecord.objects.filter(kind="invoke_api").count() == 7

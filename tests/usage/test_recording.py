@@ -176,6 +176,7 @@ def test_on_postgresql_a_record_commits_without_waiting_for_the_disk_unless_aske
     if connection.vendor != "postgresql":
         pytest.skip("asynchronous commit is PostgreSQL's")
     settings.USAGE_DURABLE_RECORDS = durable
+    settings.USAGE_JOURNAL = False  # the direct write (tests/usage/test_journal.py: the journal)
     with CaptureQueriesContext(connection) as queries:
         report(integration_id=None)
     sql = [q["sql"] for q in queries]
@@ -217,7 +218,8 @@ def test_usage_record_sets_asynchronous_commit_for_its_own_transaction_only(unfl
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_record_that_fails_leaves_the_connection_usable(caplog):
+def test_a_record_that_fails_leaves_the_connection_usable(caplog, settings):
+    settings.USAGE_JOURNAL = False  # the direct write (tests/usage/test_journal.py: the journal)
     report(integration_id=2**70)  # beyond bigint: the statement fails
     assert "call observer" in caplog.text
     report(integration_id=None)
