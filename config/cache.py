@@ -169,8 +169,10 @@ class FailSoftRedisCache(RedisCache):
         thread-safe, and redis-py's pools notice a fork and start afresh in the child.
         """
         django_cache: Any = self  # its attributes are private, so not in the type stubs
-        servers, options = django_cache._servers, django_cache._options
-        key = repr((servers, sorted(options.items())))
+        key = django_cache.__dict__.get("_process_key")
+        if key is None:
+            servers, options = django_cache._servers, django_cache._options
+            key = django_cache._process_key = repr((servers, sorted(options.items())))
         client = _process_clients.get(key)
         if client is None:
             with _process_clients_lock:

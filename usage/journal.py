@@ -34,6 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from config.cache import UNREACHABLE, breaker, redis_client
 from usage.models import BUCKETS, RECORD_FIELDS, ROLLUP_DIMENSIONS, ROLLUP_SUMS
@@ -101,15 +102,15 @@ _RELEASE = (
 LOCK_MS = 30_000
 
 
-def _key(name: str) -> str:
+def _key(name: str, db: BaseDatabaseWrapper | None = None) -> str:
     from django.core.cache import cache
 
     # One journal per database: two consoles sharing one Redis keep apart.
-    return cache.make_key(f"usage:{connection.settings_dict['NAME']}:{name}")
+    return cache.make_key(f"usage:{(db or connection).settings_dict['NAME']}:{name}")
 
 
-def journal_key() -> str:
-    return _key("journal")
+def journal_key(db: BaseDatabaseWrapper | None = None) -> str:
+    return _key("journal", db)
 
 
 def lock_key() -> str:
@@ -120,13 +121,13 @@ def rejected_key() -> str:
     return _key("journal:rejected")
 
 
-def usable() -> bool:
-    """Whether a record written now may go through the journal."""
+def usable(db: BaseDatabaseWrapper) -> bool:
+    """Whether a record written now on this connection may go through the journal."""
     return (
         settings.USAGE_JOURNAL
         and not settings.USAGE_DURABLE_RECORDS
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
+        and db.vendor == "postgresql"
+        and not db.in_atomic_block
     )
 
 
@@ -144,13 +145,26 @@ def entry(values: list[Any]) -> str:
     return text.replace("\\u0000", "")
 
 
-def push(values: list[Any]) -> bool:
-    """Put a record in the journal; False when Redis cannot take it (then write it directly)."""
+def push(values: list[Any], db: BaseDatabaseWrapper) -> bool:
+    """Put a record in the journal; False when Redis cannot take it (then write it directly).
+
+    One RPUSH on a connection of the client's pool, without redis-py's command wrapper (its
+    retries and bookkeeping cost as much as the round trip here; a failure is not retried
+    but answered by the direct write)."""
     client = redis_client()
     if client is None:
         return False
+    pool = client.connection_pool
     try:
-        length = client.rpush(journal_key(), entry(values))
+        redis = pool.get_connection()
+        try:
+            redis.send_command("RPUSH", journal_key(db), entry(values))
+            length = int(redis.read_response())
+        except BaseException:
+            redis.disconnect()  # a half-read answer must not reach the next command
+            raise
+        finally:
+            pool.release(redis)
     except UNREACHABLE as e:
         breaker.failed(e)
         return False

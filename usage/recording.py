@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from bedrock.observe import CallContext, CallOutcome
@@ -131,26 +132,36 @@ def _count(value: int | None) -> int | None:
 def record_call(context: CallContext, outcome: CallOutcome) -> None:
     """The observer: write the call's record and rollup, then tell metrics and limits."""
     now = timezone.now()
+    # This thread's connection itself, not the `connection` proxy: each of the proxy's
+    # attribute reads looks the thread's connection up again (a few microseconds each).
+    db = connections[DEFAULT_DB_ALIAS]
     # A thread that had no connection (a helper thread of the caller, not a request or a task)
     # gives back the one the record opened: nothing closes it for that thread otherwise.
-    opened_here = connection.connection is None
+    opened_here = db.connection is None
     try:
         price = prices.of_integration(context.integration_id)
         input_tokens = _count(outcome.input_tokens)
         output_tokens = _count(outcome.output_tokens)
         cost = price.cost_nano(input_tokens, output_tokens) if price else None
-        write(now, context, outcome, cost)
+        write(now, context, outcome, cost, db)
         metrics.observe(context, outcome, cost)
         if context.token_id:
             tokens = (input_tokens or 0) + (output_tokens or 0)
             limits.used(context.token_id, tokens, cost or 0, now)
     finally:
-        if opened_here and not connection.in_atomic_block:
-            connection.close()
+        if opened_here and not db.in_atomic_block:
+            db.close()
 
 
-def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int | None) -> None:
-    ops = connection.ops
+def write(
+    now: datetime,
+    context: CallContext,
+    outcome: CallOutcome,
+    cost: int | None,
+    db: BaseDatabaseWrapper | None = None,
+) -> None:
+    db = db or connections[DEFAULT_DB_ALIAS]
+    ops = db.ops
     total_ms = _ms(outcome.total_ms)
     input_tokens, output_tokens = _count(outcome.input_tokens), _count(outcome.output_tokens)
     request_body, response_body, bodies_until = _bodies(now, context, outcome)
@@ -196,17 +207,17 @@ def write(now: datetime, context: CallContext, outcome: CallOutcome, cost: int |
         total_ms or 0,
     )
     bucket = None if total_ms is None else bucket_of(total_ms)
-    if journal.usable():
+    if journal.usable(db):
         values = [
             now.isoformat(),
             *record[1:-1],
             None if bodies_until is None else bodies_until.isoformat(),
             bucket,
         ]
-        if journal.push(values):
+        if journal.push(values, db):
             return
     hour = now.replace(minute=0, second=0, microsecond=0)
-    if connection.vendor == "postgresql":
+    if db.vendor == "postgresql":
         adapted = ops.adapt_datetimefield_value(hour)
         write_postgresql(record, adapted, dimensions, plain_sums, bucket)
         return
