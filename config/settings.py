@@ -381,7 +381,7 @@ USAGE_DURABLE_RECORDS = _flag("USAGE_DURABLE_RECORDS", False)
 # records wait. false: each record is written by its call (one statement per call).
 USAGE_JOURNAL = _flag("USAGE_JOURNAL", True)
 USAGE_JOURNAL_BATCH = _number("USAGE_JOURNAL_BATCH", int, 500)
-USAGE_JOURNAL_WINDOW_SECONDS = _number("USAGE_JOURNAL_WINDOW_SECONDS", float, 0.2)
+USAGE_JOURNAL_WINDOW_SECONDS = _number("USAGE_JOURNAL_WINDOW_SECONDS", float, 0.5)
 USAGE_JOURNAL_IDLE_SECONDS = _number("USAGE_JOURNAL_IDLE_SECONDS", float, 2.0)
 # PostgreSQL: true makes the audit event of each API token use wait for the disk when it is
 # written (one fsync per API call); by default it commits asynchronously, like the usage record.
