@@ -15,6 +15,7 @@ open), and no call ever fails on this bookkeeping.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -46,19 +47,42 @@ class State:
 
 
 class Store:
-    """The bedrock.fallbacks.CooldownStore of the console: keys are integration ids."""
+    """The bedrock.fallbacks.CooldownStore of the console: keys are integration ids.
+
+    A call reads a candidate's count and cooldown in one round trip before calling it; when it
+    found neither, its answer has nothing to end, and `succeeded` sends nothing (most calls: one
+    round trip to the cache instead of two). What the call read is kept on its own thread:
+    bedrock.fallbacks.call_chain reads every candidate, then calls, on one thread. A failure
+    recorded elsewhere while the call ran is then not undone by this answer, as if the answer
+    had come first (the two overlapped).
+    """
+
+    def __init__(self) -> None:
+        self._read = threading.local()  # the keys this thread's current call found clear
 
     def cooling_until(self, key: str) -> float | None:
+        clear = self._clear()
+        clear.discard(key)
         try:
-            until = cache.get(_until_key(key))
+            values = cache.get_many([_count_key(key), _until_key(key)])
         except Exception:  # a cache that fails in any way must not fail the call
             log.warning("cooldown state unreadable for %s", key, exc_info=True)
             return None
+        if not values:
+            clear.add(key)
+        until = values.get(_until_key(key))
         if isinstance(until, (int, float)) and until > time.time():
             return float(until)
         return None
 
+    def _clear(self) -> set[str]:
+        clear: set[str] | None = getattr(self._read, "clear", None)
+        if clear is None:
+            clear = self._read.clear = set()
+        return clear
+
     def failed(self, key: str) -> None:
+        self._clear().discard(key)
         try:
             cache.add(_count_key(key), 0, timeout=COUNT_SECONDS)
             count = cache.incr(_count_key(key))
@@ -76,6 +100,14 @@ class Store:
                 log.warning("cooldown not written for %s", key, exc_info=True)
 
     def succeeded(self, key: str) -> None:
+        clear = self._clear()
+        if key in clear:
+            clear.discard(key)
+            return  # this call found no count and no cooldown: nothing to end
+        self.reset(key)
+
+    def reset(self, key: str) -> None:
+        """The count starts again and any cooldown ends, whatever this thread read."""
         try:
             cache.delete_many([_count_key(key), _until_key(key)])
         except Exception:
@@ -100,4 +132,4 @@ def state_of(pk: int) -> State:
 
 def reset(pk: int) -> None:
     """The integration answered (a health canary): take it back at once."""
-    store.succeeded(str(pk))
+    store.reset(str(pk))

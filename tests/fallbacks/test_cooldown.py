@@ -152,3 +152,45 @@ class TestWithoutRedis:
         served = serve(primary)
         assert [a.error_code for a in served.attempts] == ["CoolingDown", ""]
         assert calls_of(sandbox, FALLBACK_MODEL) == 3
+
+
+class TestAnswersWithNothingToEnd:
+    """A call that found no count and no cooldown sends nothing to the cache when it answers;
+    one that found either still ends them, as does the health canary whatever was read."""
+
+    @pytest.fixture(autouse=True)
+    def _clear(self):
+        cooldown.reset(7)
+        yield
+        cooldown.reset(7)
+
+    def test_a_clear_candidate_answers_without_a_write(self, monkeypatch):
+        store = cooldown.Store()
+        store.cooling_until("7")
+        deleted = []
+        monkeypatch.setattr(cache, "delete_many", lambda keys: deleted.append(keys))
+        store.succeeded("7")
+        assert deleted == []
+
+    def test_a_count_read_before_the_call_is_ended_by_its_answer(self):
+        store = cooldown.Store()
+        store.failed("7")
+        store.cooling_until("7")
+        store.succeeded("7")
+        assert cooldown.state_of(7) == cooldown.State(0, None)
+
+    def test_a_failure_between_the_read_and_the_answer_is_ended_too(self):
+        store = cooldown.Store()
+        store.cooling_until("7")
+        store.failed("7")  # this thread's own: its next answer must end the count
+        store.succeeded("7")
+        assert cooldown.state_of(7) == cooldown.State(0, None)
+
+    def test_the_canary_ends_a_cooldown_this_thread_read_as_clear(self, settings):
+        store = cooldown.store
+        store.cooling_until("7")
+        for _ in range(settings.FALLBACK_FAILURES_BEFORE_COOLDOWN):
+            cooldown.Store().failed("7")  # elsewhere
+        assert cooldown.state_of(7).cooling_until is not None
+        cooldown.reset(7)
+        assert cooldown.state_of(7) == cooldown.State(0, None)
