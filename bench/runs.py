@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import http.client
 import json
+import os
 import re
 import secrets
 import statistics
@@ -268,6 +269,22 @@ def plain_client(sandbox_url: str):
     )
 
 
+def cpu_seconds(command_part: str) -> float:
+    """CPU time (user + system) of the processes whose command line holds `command_part`."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if command_part not in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, UnicodeDecodeError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def plain_invoke(client, body: bytes) -> float:
     from sandbox import DEMO_MODEL_ID
 
@@ -439,9 +456,13 @@ def bench_invoke_api(port: int, sandbox: Sandbox, sandbox_url: str, plain, n: in
             list(pool.map(fn, range(total)))
             return total / (time.perf_counter() - t)
 
-    total = max(320, n * 8)
+    total = int(os.environ.get("BENCH_API_TOTAL", 0)) or max(320, n * 8)
+    web, sandbox_process = f"127.0.0.1:{port}", f"sandbox --port {sandbox_url.rsplit(':', 1)[1]}"
+    web0, sb0, me0 = cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time()
     plain_rps = throughput(plain_call, total)
+    web1, sb1, me1 = cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time()
     api_rps = throughput(api_call, total)
+    web2, sb2, me2 = cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time()
     a, p = summary(api1), summary(plain1)
     return {
         "api": a,
@@ -449,6 +470,17 @@ def bench_invoke_api(port: int, sandbox: Sandbox, sandbox_url: str, plain, n: in
         "overhead_median": a["median"] - p["median"],
         "api_rps": api_rps,
         "plain_rps": plain_rps,
+        # CPU per call of each process during the throughput runs (set BENCH_API_TOTAL for
+        # longer runs): on a shared machine these move less than the rates; compare api_web
+        # with plain_client, measured under the same load.
+        "cpu_ms_per_call": {
+            "plain_client": (me1 - me0) * 1000 / total,
+            "plain_sandbox": (sb1 - sb0) * 1000 / total,
+            "plain_web": (web1 - web0) * 1000 / total,  # idle: about 0
+            "api_web": (web2 - web1) * 1000 / total,
+            "api_client": (me2 - me1) * 1000 / total,
+            "api_sandbox": (sb2 - sb1) * 1000 / total,
+        },
     }
 
 
