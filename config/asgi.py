@@ -13,15 +13,21 @@ does) rather than started and stopped for each one: starting one cost about a te
 API call's time in a profile.
 """
 
+import asyncio
 import os
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -134,7 +140,62 @@ class Handler(ASGIHandler):
         self.request_threads = RequestThreads(IDLE_REQUEST_THREADS)
 
     async def get_response_async(self, request: Any) -> Any:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        return await sync_to_async(self.respond, thread_sensitive=True)(request)
+
+    def respond(self, request: Any) -> Any:
+        """The response; a whole one (not streamed, not a file) is also closed here.
+
+        Closing ends the request for Django (request_finished: the thread's database connection
+        goes back to its pool). Django does it in a hop of its own to the request's thread once
+        the response is sent; a whole response holds nothing that sending it needs, so it is
+        closed in the same hop as the view, before it leaves, and `handle` does not hop again.
+        """
+        response = self.get_response(request)
+        if not response.streaming and not isinstance(response, FileResponse):
+            response._handler_class = self.__class__  # type: ignore[attr-defined]  # as Django
+            response.close()
+        return response
+
+    async def handle(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        """Django's ASGIHandler.handle, but a response closed already (`respond`) is not closed
+        again in another hop to the request's thread."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+
+        with closing(body_file):
+            set_script_prefix(get_script_prefix(scope))
+            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                body_file.close()
+                await self.send_response(error_response, send)  # type: ignore[arg-type]
+                await sync_to_async(error_response.close)()  # type: ignore[union-attr]
+                return
+
+            class RequestProcessed(Exception):
+                pass
+
+            response = None
+            try:
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self.listen_for_disconnect(receive))
+                        response = await self.run_get_response(request)
+                        await self.send_response(response, send)
+                        raise RequestProcessed
+                except* (RequestProcessed, RequestAborted):
+                    pass
+            except BaseExceptionGroup as exception_group:
+                if len(exception_group.exceptions) == 1:
+                    raise exception_group.exceptions[0]  # noqa: B904  # as Django does
+                raise
+
+            if response is None:
+                await signals.request_finished.asend(sender=self.__class__)
+            elif not response.closed:
+                await sync_to_async(response.close)()
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
         from config.live import PATH_SUFFIX
