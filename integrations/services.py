@@ -199,18 +199,16 @@ def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None
 def _finish(test_id: int, status: str, **fields: Any) -> bool:
     """End a test exactly once, and note the outcome on its integration."""
     with transaction.atomic():
-        ended = runs.finish(ConnectionTest, test_id, status, **fields)
-        if ended:
-            test = ConnectionTest.objects.only(
-                "integration_id", "kind", "error_code", "error_message", "finished"
-            ).get(pk=test_id)
-            if test.integration_id is not None:
-                _note_on_integration(test.integration_id, test, status)
-    canary = ended and test.kind == ConnectionTest.Kind.CANARY
+        test: ConnectionTest | None = runs.end(ConnectionTest, test_id, status, **fields)
+        if test is not None and test.integration_id is not None:
+            _note_on_integration(test.integration_id, test, status)
+    if test is None:
+        return False
+    canary = test.kind == ConnectionTest.Kind.CANARY
     if canary and status == Status.SUCCEEDED and test.integration_id is not None:
         # It answers again: calls need not wait for its cooldown to end.
         cooldown.reset(test.integration_id)
-    return ended
+    return True
 
 
 def _note_on_integration(integration_id: int, test: ConnectionTest, status: str) -> None:
