@@ -267,12 +267,17 @@ async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     seen = request.GET.get("seen", "")
     for_form = request.GET.get("for_form") == "1"
     on = request.GET.get("on", "")
-    rows = ConnectionTest.objects.filter(pk=pk).select_related("integration")
+    # The row and all its part shows of the integration, read in one query at each look.
+    rows = ConnectionTest.objects.filter(pk=pk).select_related(
+        "integration__provider", "integration__last_test"
+    )
     if not await rows.aexists():
         raise Http404
 
     def render_part(test: ConnectionTest) -> str:
-        template, context = _status_part(test, htmx=True, for_form=for_form, on=on)
+        template, context = _status_part(
+            test, htmx=True, for_form=for_form, on=on, integration_read=True
+        )
         return render_to_string(template, context, request)
 
     def render_text(test: ConnectionTest) -> str | None:
@@ -285,14 +290,20 @@ async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 
 def _status_part(
-    test: ConnectionTest, *, htmx: bool, for_form: bool, on: str
+    test: ConnectionTest, *, htmx: bool, for_form: bool, on: str, integration_read: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """The template and context of a test's status: the page, or the part a page swaps in."""
-    integration = (
-        BedrockModel.objects.select_related("provider", "last_test")
-        .filter(pk=test.integration_id or 0)
-        .first()
-    )
+    """The template and context of a test's status: the page, or the part a page swaps in.
+
+    With `integration_read`, test.integration was read with the row (its provider and last
+    test too), so it is as current as the row; else it is read now."""
+    if integration_read:
+        integration = test.integration
+    else:
+        integration = (
+            BedrockModel.objects.select_related("provider", "last_test")
+            .filter(pk=test.integration_id or 0)
+            .first()
+        )
     if on == "home" and integration is not None:
         # The home page's row of this integration: status, last test, last success and failure.
         _mark_running([integration])
