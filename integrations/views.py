@@ -267,9 +267,10 @@ async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     seen = request.GET.get("seen", "")
     for_form = request.GET.get("for_form") == "1"
     on = request.GET.get("on", "")
-    # The row and all its part shows of the integration, read in one query at each look.
+    # The row and all its part shows of others (who started it, the integration), read in one
+    # query at each look.
     rows = ConnectionTest.objects.filter(pk=pk).select_related(
-        "integration__provider", "integration__last_test"
+        "created_by", "integration__provider", "integration__last_test"
     )
     if not await rows.aexists():
         raise Http404
