@@ -209,7 +209,10 @@ def test(request: HttpRequest) -> HttpResponse:
     integration = None
     integration_id = params.id_param(request.POST, "integration")
     if integration_id is not None:
-        integration = get_object_or_404(BedrockModel, pk=integration_id)
+        # With its provider: the form and the test's audit event name it.
+        integration = get_object_or_404(
+            BedrockModel.objects.select_related("provider"), pk=integration_id
+        )
     form = IntegrationForm(request.POST, instance=integration)
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
     # A bad price or API model name shows beside its field, but they are not tested: the Test
