@@ -279,6 +279,14 @@ def _lock_for(key: tuple[str, str, str]) -> threading.Lock:
         return _creds_locks.setdefault(key, threading.Lock())
 
 
+def held_credentials(role_arn: str, external_id: str, sts_endpoint: str) -> Assumed | None:
+    """What assume_role would answer now without calling STS (credentials still fresh), if any."""
+    hit = _creds.get((role_arn, external_id, sts_endpoint))
+    if hit and hit.fresh(settings.ASSUME_ROLE_REFRESH_MARGIN):
+        return Assumed(hit, True, 0, 0)
+    return None
+
+
 def forget_credentials(role_arn: str, external_id: str, sts_endpoint: str) -> None:
     _creds.pop((role_arn, external_id, sts_endpoint), None)
 

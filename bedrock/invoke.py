@@ -239,6 +239,13 @@ def _failed(
     )
 
 
+def held_credentials(config: Configuration) -> Credentials | None:
+    """The credentials a call of config would reuse if made now (no AssumeRole), if any: a
+    caller may show that step as done before the call starts."""
+    held = client.held_credentials(config.role_arn, config.external_id, config.sts_endpoint)
+    return _credentials(config, held) if held is not None else None
+
+
 def _assume(config: Configuration, session_name: str) -> client.Assumed:
     return client.assume_role(
         config.role_arn, config.external_id, config.sts_endpoint, session_name

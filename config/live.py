@@ -181,13 +181,12 @@ def status_look(
     """
 
     def look(seen: str) -> Look | None:
-        status = rows.values_list("status", flat=True).first()
-        if status is None:
+        row = rows.first()  # one query: the part is rendered from what it read
+        if row is None:
             return None
-        if status == seen:
-            streamed = text(rows.get()) if text is not None else None
-            return Look(status, False, [("text", streamed)] if streamed is not None else [])
-        row = rows.get()
+        if row.status == seen:
+            streamed = text(row) if text is not None else None
+            return Look(row.status, False, [("text", streamed)] if streamed is not None else [])
         return Look(row.status, row.is_terminal, [("status", render(row))])
 
     return look

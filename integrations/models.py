@@ -288,6 +288,8 @@ class TestRun(models.Model):
 
     RUNNING: tuple[str, ...] = ()
     TERMINAL: tuple[str, ...] = ("succeeded", "failed")
+    # Read with an ended row in one query: who ran it, and what its audit event names.
+    ENDED_WITH: tuple[str, ...] = ("created_by",)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
@@ -377,6 +379,7 @@ class ConnectionTest(HoldsConfiguration, TestRun):
 
     RUNNING = (Status.ASSUMING_ROLE, Status.INVOKING)
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+    ENDED_WITH = ("created_by", "integration__provider")
 
     integration = models.ForeignKey(
         BedrockModel, models.SET_NULL, null=True, blank=True, related_name="tests"

@@ -99,8 +99,10 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:200]
 
 
-def claim(model: type[Any], test_id: int, running_status: str) -> bool:
-    """Take a queued test for this worker; False if another worker has it or it has ended."""
+def claim(model: type[Any], test_id: int, running_status: str, **fields: Any) -> bool:
+    """Take a queued test for this worker; False if another worker has it or it has ended.
+
+    `fields` are written in the same UPDATE (what is already known of the running step)."""
     now = timezone.now()
     claimed = bool(
         model.objects.filter(pk=test_id, status=QUEUED).update(
@@ -109,6 +111,7 @@ def claim(model: type[Any], test_id: int, running_status: str) -> bool:
             heartbeat=now,
             worker=worker_name(),
             attempts=F("attempts") + 1,
+            **fields,
         )
     )
     if claimed:
@@ -122,6 +125,12 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
 
     The outcome is recorded in the audit trail in the same transaction.
     """
+    return end(model, test_id, status, **fields) is not None
+
+
+def end(model: type[Any], test_id: int, status: str, **fields: Any) -> Any | None:
+    """finish(), giving the ended row as stored (with model.ENDED_WITH), or None if it had
+    ended already."""
     heartbeats.untrack(model, test_id)
     with transaction.atomic():
         ended = bool(
@@ -129,11 +138,12 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
             .exclude(status__in=model.TERMINAL)
             .update(status=status, finished=timezone.now(), **fields)
         )
-        if ended:
-            test = model._base_manager.select_related("created_by").get(pk=test_id)
-            recorder.record(Action.TEST_FINISHED, *test.audit_subject(), user=test.created_by)
-            live.changed(model, test_id)
-    return ended
+        if not ended:
+            return None
+        test = model._base_manager.select_related(*model.ENDED_WITH).get(pk=test_id)
+        recorder.record(Action.TEST_FINISHED, *test.audit_subject(), user=test.created_by)
+        live.changed(model, test_id)
+    return test
 
 
 def reap(tests: models.QuerySet[Any], finish: Finish) -> int:

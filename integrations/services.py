@@ -65,10 +65,51 @@ def start_test(
 
 
 def claim(test_id: int) -> ConnectionTest | None:
-    """Take a queued test for this worker; None if another worker has it or it has ended."""
-    if not runs.claim(ConnectionTest, test_id, Status.ASSUMING_ROLE):
+    """Take a queued test for this worker; None if another worker has it or it has ended.
+
+    The row is read, then claimed in one UPDATE: straight to Invoking model when the role's
+    credentials are still held (AssumeRole is done before it starts), else to Assuming role.
+    """
+    test = (
+        ConnectionTest.objects.select_related("created_by")
+        .filter(pk=test_id, status=Status.QUEUED)
+        .first()
+    )
+    if test is None:
         return None
-    return ConnectionTest.objects.select_related("created_by").get(pk=test_id)
+    held = invoke.held_credentials(test.configuration())
+    status, fields = Status.ASSUMING_ROLE, {}
+    if held is not None:
+        status, fields = Status.INVOKING, _assumed_fields(test, held, 0)
+    if not runs.claim(ConnectionTest, test_id, status, **fields):
+        return None
+    test.status = status
+    return test
+
+
+def _session_name(test: ConnectionTest) -> str:
+    user = test.created_by
+    return policies.make_session_name(
+        "console",
+        f"u{user.pk}" if user else "system",
+        user.get_username() if user else test.kind,
+        f"i{test.integration_id}" if test.integration_id else "new",
+        f"t{test.pk}",
+    )
+
+
+def _assumed_fields(
+    test: ConnectionTest, credentials: invoke.Credentials, sts_ms: int
+) -> dict[str, Any]:
+    """The row's fields once the role is assumed (its status then: Invoking model)."""
+    return {
+        "sts_ms": sts_ms,
+        "credentials_cached": credentials.reused,
+        "credentials_assumed_at": credentials.assumed_at,
+        "principal_arn": client.platform_identity().arn or "",
+        "session_name": _session_name(test),
+        "assumed_role_arn": credentials.assumed_role_arn,
+    }
 
 
 def run_test(test_id: int) -> None:
@@ -78,27 +119,19 @@ def run_test(test_id: int) -> None:
         return
     principal = client.platform_identity().arn or ""
     user = test.created_by
-    session_name = policies.make_session_name(
-        "console",
-        f"u{user.pk}" if user else "system",
-        user.get_username() if user else test.kind,
-        f"i{test.integration_id}" if test.integration_id else "new",
-        f"t{test.pk}",
-    )
+    session_name = _session_name(test)
+    claimed_as = test.status
 
     feed = _LiveText(test.pk) if test.stream else None
 
     def assumed(credentials: invoke.Credentials, sts_ms: int) -> None:
         if feed is not None:
             feed.begin()
-        ConnectionTest.objects.filter(pk=test.pk, status=Status.ASSUMING_ROLE).update(
-            status=Status.INVOKING,
-            sts_ms=sts_ms,
-            credentials_cached=credentials.reused,
-            credentials_assumed_at=credentials.assumed_at,
-            principal_arn=principal,
-            session_name=session_name,
-            assumed_role_arn=credentials.assumed_role_arn,
+        if claimed_as == Status.INVOKING and credentials.reused:
+            return  # the claim wrote these credentials already
+        # (Held at the claim but expired since: the row gets the credentials assumed now.)
+        ConnectionTest.objects.filter(pk=test.pk, status__in=ConnectionTest.RUNNING).update(
+            status=Status.INVOKING, **_assumed_fields(test, credentials, sts_ms)
         )
         live.changed(ConnectionTest, test.pk)
 
@@ -199,18 +232,16 @@ def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None
 def _finish(test_id: int, status: str, **fields: Any) -> bool:
     """End a test exactly once, and note the outcome on its integration."""
     with transaction.atomic():
-        ended = runs.finish(ConnectionTest, test_id, status, **fields)
-        if ended:
-            test = ConnectionTest.objects.only(
-                "integration_id", "kind", "error_code", "error_message", "finished"
-            ).get(pk=test_id)
-            if test.integration_id is not None:
-                _note_on_integration(test.integration_id, test, status)
-    canary = ended and test.kind == ConnectionTest.Kind.CANARY
+        test: ConnectionTest | None = runs.end(ConnectionTest, test_id, status, **fields)
+        if test is not None and test.integration_id is not None:
+            _note_on_integration(test.integration_id, test, status)
+    if test is None:
+        return False
+    canary = test.kind == ConnectionTest.Kind.CANARY
     if canary and status == Status.SUCCEEDED and test.integration_id is not None:
         # It answers again: calls need not wait for its cooldown to end.
         cooldown.reset(test.integration_id)
-    return ended
+    return True
 
 
 def _note_on_integration(integration_id: int, test: ConnectionTest, status: str) -> None:

@@ -209,7 +209,10 @@ def test(request: HttpRequest) -> HttpResponse:
     integration = None
     integration_id = params.id_param(request.POST, "integration")
     if integration_id is not None:
-        integration = get_object_or_404(BedrockModel, pk=integration_id)
+        # With its provider: the form and the test's audit event name it.
+        integration = get_object_or_404(
+            BedrockModel.objects.select_related("provider"), pk=integration_id
+        )
     form = IntegrationForm(request.POST, instance=integration)
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
     # A bad price or API model name shows beside its field, but they are not tested: the Test
@@ -267,12 +270,18 @@ async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     seen = request.GET.get("seen", "")
     for_form = request.GET.get("for_form") == "1"
     on = request.GET.get("on", "")
-    rows = ConnectionTest.objects.filter(pk=pk).select_related("integration")
+    # The row and all its part shows of others (who started it, the integration), read in one
+    # query at each look.
+    rows = ConnectionTest.objects.filter(pk=pk).select_related(
+        "created_by", "integration__provider", "integration__last_test"
+    )
     if not await rows.aexists():
         raise Http404
 
     def render_part(test: ConnectionTest) -> str:
-        template, context = _status_part(test, htmx=True, for_form=for_form, on=on)
+        template, context = _status_part(
+            test, htmx=True, for_form=for_form, on=on, integration_read=True
+        )
         return render_to_string(template, context, request)
 
     def render_text(test: ConnectionTest) -> str | None:
@@ -285,14 +294,20 @@ async def test_events(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 
 def _status_part(
-    test: ConnectionTest, *, htmx: bool, for_form: bool, on: str
+    test: ConnectionTest, *, htmx: bool, for_form: bool, on: str, integration_read: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """The template and context of a test's status: the page, or the part a page swaps in."""
-    integration = (
-        BedrockModel.objects.select_related("provider", "last_test")
-        .filter(pk=test.integration_id or 0)
-        .first()
-    )
+    """The template and context of a test's status: the page, or the part a page swaps in.
+
+    With `integration_read`, test.integration was read with the row (its provider and last
+    test too), so it is as current as the row; else it is read now."""
+    if integration_read:
+        integration = test.integration
+    else:
+        integration = (
+            BedrockModel.objects.select_related("provider", "last_test")
+            .filter(pk=test.integration_id or 0)
+            .first()
+        )
     if on == "home" and integration is not None:
         # The home page's row of this integration: status, last test, last success and failure.
         _mark_running([integration])

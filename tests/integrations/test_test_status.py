@@ -88,3 +88,41 @@ class TestReaper:
     def test_an_ended_test_is_not_claimed_again(self):
         integration = make_integration()
         assert services.claim(integration.last_test.pk) is None
+
+
+@pytest.mark.django_db
+class TestClaim:
+    def test_with_the_role_s_credentials_held_a_test_is_claimed_straight_to_invoking(self):
+        from datetime import UTC, datetime
+
+        from bedrock import client
+
+        test = queued_test(make_integration(tested=False))
+        assert services.claim(test.pk).status == "assuming_role"  # nothing held yet
+
+        test = queued_test(test.integration)
+        held = client.AssumedCredentials(
+            access_key_id="ASIAHELD",
+            secret_access_key="held-secret",
+            session_token="held-token",
+            expiration=datetime.now(UTC) + timedelta(hours=1),
+            assumed_role_arn="arn:aws:sts::111122223333:assumed-role/Held/earlier",
+            assumed_at=datetime.now(UTC),
+            session_name="earlier",
+        )
+        client._creds[(test.role_arn, test.external_id, test.sts_endpoint)] = held
+        try:
+            claimed = services.claim(test.pk)
+        finally:
+            client.reset_caches()
+        assert claimed is not None and claimed.status == "invoking"
+        test.refresh_from_db()
+        assert (test.status, test.sts_ms, test.credentials_cached, test.attempts) == (
+            "invoking",
+            0,
+            True,
+            1,
+        )
+        assert test.assumed_role_arn == held.assumed_role_arn
+        assert test.session_name.endswith(f"t{test.pk}") and test.worker
+        assert services.claim(test.pk) is None  # claimed once
