@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+import redis as redis_py
 from django.db import connection
 
 from prompts_library.models import ApiToken
@@ -46,10 +47,13 @@ def test_records_in_the_journal_survive_a_redis_restart_and_none_is_lost(
         "CELERY_QUEUE": queue,
         "CACHE_KEY_PREFIX": queue,
         "REDIS_RETRY_SECONDS": "1",
-        # The drain waits long enough for the test to stop Redis with the records in it.
-        "USAGE_JOURNAL_WINDOW_SECONDS": "3",
         "USAGE_JOURNAL_IDLE_SECONDS": "0.5",
     }
+    # The drain lock, held by the test until Redis has restarted, keeps the first records in
+    # the journal when Redis stops (the key as the web process names it: its cache prefix).
+    lock = f"{queue}:1:usage:{connection.settings_dict['NAME']}:journal:lock"
+    private = redis_py.Redis.from_url(redis.url)
+    assert private.set(lock, "test", px=120_000)
     web = WebServer(env, tmp_path / "web.log").start()
     try:
         prompt = make_prompt()
@@ -64,6 +68,9 @@ def test_records_in_the_journal_survive_a_redis_restart_and_none_is_lost(
         assert not CallRecord.objects.exclude(journal_id=None).exists()
 
         redis.start()  # same port, same folder: the journal is back
+        private = redis_py.Redis.from_url(redis.url)
+        assert private.llen(lock.removesuffix(":lock")) == 3
+        private.delete(lock)
         wait_until(lambda: CallRecord.objects.count() == 5, 20, "the journal's records")
         assert CallRecord.objects.exclude(journal_id=None).count() == 3
         assert HourlyRollup.objects.get().calls == 5
