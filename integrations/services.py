@@ -80,7 +80,8 @@ def claim(test_id: int) -> ConnectionTest | None:
     held = invoke.held_credentials(test.configuration())
     status, fields = Status.ASSUMING_ROLE, {}
     if held is not None:
-        status, fields = Status.INVOKING, _assumed_fields(test, held, 0)
+        principal = client.platform_identity().arn or ""
+        status, fields = Status.INVOKING, _assumed_fields(held, 0, principal, _session_name(test))
     if not runs.claim(ConnectionTest, test_id, status, **fields):
         return None
     test.status = status
@@ -99,15 +100,15 @@ def _session_name(test: ConnectionTest) -> str:
 
 
 def _assumed_fields(
-    test: ConnectionTest, credentials: invoke.Credentials, sts_ms: int
+    credentials: invoke.Credentials, sts_ms: int, principal: str, session_name: str
 ) -> dict[str, Any]:
     """The row's fields once the role is assumed (its status then: Invoking model)."""
     return {
         "sts_ms": sts_ms,
         "credentials_cached": credentials.reused,
         "credentials_assumed_at": credentials.assumed_at,
-        "principal_arn": client.platform_identity().arn or "",
-        "session_name": _session_name(test),
+        "principal_arn": principal,
+        "session_name": session_name,
         "assumed_role_arn": credentials.assumed_role_arn,
     }
 
@@ -131,7 +132,8 @@ def run_test(test_id: int) -> None:
             return  # the claim wrote these credentials already
         # (Held at the claim but expired since: the row gets the credentials assumed now.)
         ConnectionTest.objects.filter(pk=test.pk, status__in=ConnectionTest.RUNNING).update(
-            status=Status.INVOKING, **_assumed_fields(test, credentials, sts_ms)
+            status=Status.INVOKING,
+            **_assumed_fields(credentials, sts_ms, principal, session_name),
         )
         live.changed(ConnectionTest, test.pk)
 
