@@ -194,12 +194,8 @@ class FailSoftRedisCache(RedisCache):
     clear = guarded(_false)(RedisCache.clear)
 
 
-def redis_client() -> Any | None:
-    """The shared cache's Redis client (thread-safe, one per process), or None without Redis
-    or while this process waits to try it again after a failure. Callers catch UNREACHABLE
-    and tell the breaker."""
-    if not settings.REDIS_URL or not breaker.closed():
-        return None
+def _shared_client() -> Any | None:
+    """The shared cache's Redis client (thread-safe, one per process); None if not Redis."""
     from django.core.cache import cache
 
     client = getattr(cache, "_cache", None)
@@ -208,14 +204,20 @@ def redis_client() -> Any | None:
     return client.get_client(write=True)
 
 
-def _ping() -> bool:
-    from django.core.cache import cache
+def redis_client() -> Any | None:
+    """The shared cache's Redis client, or None without Redis or while this process waits to
+    try it again after a failure. Callers catch UNREACHABLE and tell the breaker."""
+    if not settings.REDIS_URL or not breaker.closed():
+        return None
+    return _shared_client()
 
-    client = getattr(cache, "_cache", None)
-    if client is None or not hasattr(client, "get_client"):
+
+def _ping() -> bool:
+    client = _shared_client()
+    if client is None:
         return True  # not Redis: the embedded file cache is always there
     try:
-        client.get_client(write=True).ping()
+        client.ping()
     except UNREACHABLE as e:
         breaker.failed(e)
         return False

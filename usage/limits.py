@@ -119,11 +119,6 @@ def _next_month(now: datetime) -> datetime:
     return (start + timedelta(days=32)).replace(day=1)
 
 
-def _redis() -> Any | None:
-    """The shared cache's Redis client, or None without Redis or while it is unreachable."""
-    return redis_client()
-
-
 def _key(kind: str, token_id: int, window: int | str) -> str:
     from django.core.cache import cache
 
@@ -181,7 +176,7 @@ def _count_db(token_id: int, now: datetime, limits: Limits, requests: int = 1) -
 
 
 def _count(token_id: int, now: datetime, limits: Limits) -> Use:
-    client = _redis()
+    client = redis_client()
     if client is not None:
         try:
             use = _count_redis(client, token_id, now, limits)
@@ -198,7 +193,7 @@ def used(token_id: int, tokens: int, cost_nano: int, now: datetime) -> None:
     limits = _known(token_id)
     if limits is None or (not tokens and not cost_nano):
         return
-    client = _redis()
+    client = redis_client()
     if client is not None:
         try:
             pipe = client.pipeline(transaction=False)
@@ -227,7 +222,7 @@ def current_use(token_id: int, now: datetime | None = None) -> Use:
     """This minute's requests and tokens and this month's spend, without counting a request."""
     now = now or timezone.now()
     spent = _spent_in_db(token_id, now)
-    client = _redis()
+    client = redis_client()
     if client is not None:
         try:
             minute = _minute(now)
