@@ -262,10 +262,9 @@ def settle(seconds: float = 1.0) -> bool:
         return True
     until = time.monotonic() + seconds
     while pending():
-        drain(max(0.0, until - time.monotonic()))
         if time.monotonic() > until:
-            return pending() == 0
-        if pending():
+            return False
+        if drain(max(0.0, until - time.monotonic())) is None:
             time.sleep(0.01)  # another process's drain holds the lock
     return True
 
