@@ -456,30 +456,42 @@ def bench_invoke_api(port: int, sandbox: Sandbox, sandbox_url: str, plain, n: in
             list(pool.map(fn, range(total)))
             return total / (time.perf_counter() - t)
 
+    # Rounds of plain boto3 and the API alternate (plain-api, api-plain, ...): on a shared
+    # machine the rate drifts by a third within a minute, so each round's ratio is taken against
+    # the round run next to it, and the figure is the median of those ratios.
     total = int(os.environ.get("BENCH_API_TOTAL", 0)) or max(320, n * 8)
+    rounds = int(os.environ.get("BENCH_API_ROUNDS", 0)) or 6
+    per_round = max(64, total // rounds)
     web, sandbox_process = f"127.0.0.1:{port}", f"sandbox --port {sandbox_url.rsplit(':', 1)[1]}"
-    web0, sb0, me0 = cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time()
-    plain_rps = throughput(plain_call, total)
-    web1, sb1, me1 = cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time()
-    api_rps = throughput(api_call, total)
-    web2, sb2, me2 = cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time()
+    cpu = {"plain": [0.0, 0.0, 0.0], "api": [0.0, 0.0, 0.0]}  # web, sandbox, this process
+    rates: dict[str, list[float]] = {"plain": [], "api": []}
+    for i in range(rounds):
+        order = ("plain", "api") if i % 2 == 0 else ("api", "plain")
+        for kind in order:
+            before = (cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time())
+            rates[kind].append(throughput(plain_call if kind == "plain" else api_call, per_round))
+            after = (cpu_seconds(web), cpu_seconds(sandbox_process), time.process_time())
+            cpu[kind] = [c + b - a for c, a, b in zip(cpu[kind], before, after, strict=True)]
+    calls = per_round * rounds
+    ratios = [a / p for a, p in zip(rates["api"], rates["plain"], strict=True)]
     a, p = summary(api1), summary(plain1)
     return {
         "api": a,
         "plain": p,
         "overhead_median": a["median"] - p["median"],
-        "api_rps": api_rps,
-        "plain_rps": plain_rps,
-        # CPU per call of each process during the throughput runs (set BENCH_API_TOTAL for
-        # longer runs): on a shared machine these move less than the rates; compare api_web
-        # with plain_client, measured under the same load.
+        "api_rps": statistics.median(rates["api"]),
+        "plain_rps": statistics.median(rates["plain"]),
+        "ratio_median": statistics.median(ratios),
+        "ratio_rounds": [round(r, 3) for r in ratios],
+        # CPU per call of each process during the throughput rounds: on a shared machine these
+        # move less than the rates; compare api_web with plain_client, measured alike.
         "cpu_ms_per_call": {
-            "plain_client": (me1 - me0) * 1000 / total,
-            "plain_sandbox": (sb1 - sb0) * 1000 / total,
-            "plain_web": (web1 - web0) * 1000 / total,  # idle: about 0
-            "api_web": (web2 - web1) * 1000 / total,
-            "api_client": (me2 - me1) * 1000 / total,
-            "api_sandbox": (sb2 - sb1) * 1000 / total,
+            "plain_client": cpu["plain"][2] * 1000 / calls,
+            "plain_sandbox": cpu["plain"][1] * 1000 / calls,
+            "plain_web": cpu["plain"][0] * 1000 / calls,  # idle: about 0
+            "api_web": cpu["api"][0] * 1000 / calls,
+            "api_client": cpu["api"][2] * 1000 / calls,
+            "api_sandbox": cpu["api"][1] * 1000 / calls,
         },
     }
 
