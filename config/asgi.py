@@ -150,6 +150,9 @@ class Handler(ASGIHandler):
         the response is sent; a whole response holds nothing that sending it needs, so it is
         closed in the same hop as the view, before it leaves, and `handle` does not hop again.
         """
+        # Sent here, on the request's thread, as under WSGI: its receivers are sync (the database
+        # connection's checks), and sent from the event loop they cost a hop of their own.
+        signals.request_started.send(sender=self.__class__, scope=request.scope)
         response = self.get_response(request)
         if not response.streaming and not isinstance(response, FileResponse):
             response._handler_class = self.__class__  # type: ignore[attr-defined]  # as Django
@@ -157,8 +160,9 @@ class Handler(ASGIHandler):
         return response
 
     async def handle(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        """Django's ASGIHandler.handle, but a response closed already (`respond`) is not closed
-        again in another hop to the request's thread."""
+        """Django's ASGIHandler.handle, but request_started is sent by `respond` on the request's
+        thread, and a response closed already (`respond`) is not closed again in another hop to
+        the request's thread."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -166,9 +170,9 @@ class Handler(ASGIHandler):
 
         with closing(body_file):
             set_script_prefix(get_script_prefix(scope))
-            await signals.request_started.asend(sender=self.__class__, scope=scope)
             request, error_response = self.create_request(scope, body_file)
             if request is None:
+                await signals.request_started.asend(sender=self.__class__, scope=scope)
                 body_file.close()
                 await self.send_response(error_response, send)  # type: ignore[arg-type]
                 await sync_to_async(error_response.close)()  # type: ignore[union-attr]
