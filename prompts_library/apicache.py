@@ -54,6 +54,16 @@ class CachedToken:
 
 
 _lock = threading.Lock()
+# Reading an entry again is done by one thread at a time per entry: when an entry expires under
+# steady calls, every request thread of the process would otherwise miss it at the same moment
+# and run the same queries (a burst every API_CACHE_SECONDS). Striped: a lock per hash bucket.
+_refresh_locks = tuple(threading.Lock() for _ in range(64))
+
+
+def _refreshing(kind: str, key: str) -> threading.Lock:
+    return _refresh_locks[hash((kind, key)) % len(_refresh_locks)]
+
+
 _tokens: dict[str, CachedToken] = {}
 _prompts: dict[str, tuple[Prompt, float]] = {}
 _integrations: dict[str, tuple[BedrockModel, float]] = {}
@@ -126,11 +136,22 @@ def _lookup(ref: str) -> Prompt | None:
     return qs.filter(slug=ref).first()
 
 
-def token(token_hash: str, read_under: str | None) -> CachedToken | None:
+def _fresh_token(token_hash: str) -> CachedToken | None:
     entry = _tokens.get(token_hash)
-    now = time.monotonic()
-    if entry is not None and entry.expires > now:
+    return entry if entry is not None and entry.expires > time.monotonic() else None
+
+
+def token(token_hash: str, read_under: str | None) -> CachedToken | None:
+    entry = _fresh_token(token_hash)
+    if entry is not None:
         return entry
+    with _refreshing("token", token_hash):
+        # Another thread may have read it while this one waited.
+        return _fresh_token(token_hash) or _read_token(token_hash, read_under)
+
+
+def _read_token(token_hash: str, read_under: str | None) -> CachedToken | None:
+    now = time.monotonic()
     row = (
         ApiToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
         .only("pk", "all_prompts", "all_integrations", "last_used_at")
@@ -154,14 +175,23 @@ def token(token_hash: str, read_under: str | None) -> CachedToken | None:
 
 def prompt(ref: str, read_under: str | None) -> Prompt | None:
     """The prompt by id or slug, with its integration and published version."""
-    hit = _prompts.get(ref)
-    now = time.monotonic()
-    if hit is not None and hit[1] > now:
-        return hit[0]
-    found = _lookup(ref)
-    if found is not None:
-        _store(_prompts, ref, (found, now + settings.API_CACHE_SECONDS), read_under)
-    return found
+    hit = _fresh(_prompts, ref)
+    if hit is not None:
+        return hit
+    with _refreshing("prompt", ref):
+        hit = _fresh(_prompts, ref)  # another thread may have read it while this one waited
+        if hit is not None:
+            return hit
+        found = _lookup(ref)
+        if found is not None:
+            expires = time.monotonic() + settings.API_CACHE_SECONDS
+            _store(_prompts, ref, (found, expires), read_under)
+        return found
+
+
+def _fresh(cache: dict[str, tuple[Any, float]], key: str) -> Any:
+    hit = cache.get(key)
+    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
 
 
 API_NAME_MAX_LENGTH = BedrockModel._meta.get_field("api_name").max_length or 0
@@ -169,22 +199,26 @@ API_NAME_MAX_LENGTH = BedrockModel._meta.get_field("api_name").max_length or 0
 
 def integration(api_name: str, read_under: str | None) -> BedrockModel | None:
     """The integration by its API model name (the OpenAI-compatible API's `model`)."""
-    hit = _integrations.get(api_name)
-    now = time.monotonic()
-    if hit is not None and hit[1] > now:
-        return hit[0]
+    hit = _fresh(_integrations, api_name)
+    if hit is not None:
+        return hit
     if "\x00" in api_name or len(api_name) > API_NAME_MAX_LENGTH:
         return None  # no name holds these; PostgreSQL refuses NUL in text
-    # With its fallback chain: a change of the chain or of a member clears the cache too.
-    found = (
-        BedrockModel.objects.select_related("provider")
-        .prefetch_related("fallback_links__fallback__provider")
-        .filter(api_name=api_name)
-        .first()
-    )
-    if found is not None:
-        _store(_integrations, api_name, (found, now + settings.API_CACHE_SECONDS), read_under)
-    return found
+    with _refreshing("integration", api_name):
+        hit = _fresh(_integrations, api_name)  # read by another thread while this one waited
+        if hit is not None:
+            return hit
+        # With its fallback chain: a change of the chain or of a member clears the cache too.
+        found = (
+            BedrockModel.objects.select_related("provider")
+            .prefetch_related("fallback_links__fallback__provider")
+            .filter(api_name=api_name)
+            .first()
+        )
+        if found is not None:
+            expires = time.monotonic() + settings.API_CACHE_SECONDS
+            _store(_integrations, api_name, (found, expires), read_under)
+        return found
 
 
 class ChangesApiServing:
