@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,7 +241,7 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
 class Reply:
     status: int
     text: str
-    headers: dict[str, str]
+    headers: Message  # names case-insensitive, as in HTTP
     seconds: float
 
     def json(self) -> object:
@@ -289,9 +290,9 @@ class Session:
         started = time.monotonic()
         try:
             with self.opener.open(request, timeout=timeout) as response:
-                status, raw, got = response.status, response.read(), dict(response.headers)
+                status, raw, got = response.status, response.read(), response.headers
         except urllib.error.HTTPError as e:
-            status, raw, got = e.code, e.read(), dict(e.headers)
+            status, raw, got = e.code, e.read(), e.headers
         return Reply(status, raw.decode(errors="replace"), got, time.monotonic() - started)
 
     def get(self, path: str, **kwargs) -> Reply:
