@@ -57,6 +57,9 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     prev_hash = models.CharField("previous event's hash", max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # An event that came through the journal in Redis (audit.journal): its entry's id, so that
+    # a drain repeated after its commit chains it only once. Bookkeeping, outside the hash.
+    journal_id = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -80,6 +83,13 @@ class AuditEvent(models.Model):
                 F("created").desc(),
                 condition=Q(action="test_finished"),
                 name="audit_outcome_created",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journal_id"],
+                condition=Q(journal_id__isnull=False),
+                name="audit_journal_id_once",
             ),
         ]
         # The console's other permissions (run_tests, …) live in accounts.Console.

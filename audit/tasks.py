@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from audit import archive, verify
+from audit import archive, journal, verify
 
 
 @shared_task(ignore_result=True)
@@ -17,3 +17,9 @@ def archive_audit_trail() -> int:
         return 0
     checkpoint = archive.archive(archive.cutoff_for(settings.AUDIT_RETENTION_DAYS))
     return checkpoint.events if checkpoint else 0
+
+
+@shared_task(ignore_result=True)
+def drain_journal() -> int | None:
+    """Chain what a process that stopped left in the audit journal (periodic)."""
+    return journal.journal.drain(seconds=30.0)

@@ -305,6 +305,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "usage-retention": {"task": "usage.tasks.apply_retention", "schedule": 3600.0},
     # What a process that stopped left in the usage journal (usage.journal).
     "usage-journal": {"task": "usage.tasks.drain_journal", "schedule": 10.0},
+    # The same for the audit journal's token uses (audit.journal).
+    "audit-journal": {"task": "audit.tasks.drain_journal", "schedule": 10.0},
 }
 # The audit chain is verified this often (audit.tasks); the audit list shows the result.
 AUDIT_VERIFY_INTERVAL_SECONDS = _number("AUDIT_VERIFY_INTERVAL_SECONDS", float, 3600.0)
@@ -386,6 +388,10 @@ USAGE_JOURNAL_IDLE_SECONDS = _number("USAGE_JOURNAL_IDLE_SECONDS", float, 2.0)
 # PostgreSQL: true makes the audit event of each API token use wait for the disk when it is
 # written (one fsync per API call); by default it commits asynchronously, like the usage record.
 AUDIT_DURABLE_TOKEN_USE = _flag("AUDIT_DURABLE_TOKEN_USE", False)
+# PostgreSQL with Redis: the audit event of each API token use is pushed to a journal in Redis
+# and chained in batches (audit.journal), like usage records; the process that pushed chains
+# after AUDIT_CHAIN_INTERVAL. false: each event is written by its call as a pending event.
+AUDIT_JOURNAL = _flag("AUDIT_JOURNAL", True)
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, /metrics is off (404).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 

@@ -106,30 +106,32 @@ def _redis_breaker_reset():
     breaker.reset()
 
 
-def _drop_usage_journal() -> None:
+def _drop_journals() -> None:
+    from audit.journal import journal as audit_journal
     from config.cache import UNREACHABLE, redis_client
-    from usage import journal
+    from usage.journal import journal as usage_journal
 
     client = redis_client()
     if client is None:
         return
     try:
-        deadline = time.monotonic() + 2
-        while client.exists(journal.lock_key()) and time.monotonic() < deadline:
-            time.sleep(0.01)  # a drain that runs ends first
-        client.delete(journal.journal_key(), journal.rejected_key())
+        for journal in (usage_journal, audit_journal):
+            deadline = time.monotonic() + 2
+            while client.exists(journal.lock_key()) and time.monotonic() < deadline:
+                time.sleep(0.01)  # a drain that runs ends first
+            client.delete(journal.journal_key(), journal.rejected_key())
     except UNREACHABLE:
         pass  # a test that took Redis away: nothing to empty
 
 
 @pytest.fixture(autouse=True)
-def _empty_usage_journal(_django_db_marker):
-    """Each test starts and ends with an empty usage journal: the records of a test's calls
+def _empty_journals(_django_db_marker):
+    """Each test starts and ends with empty journals (usage, audit): what a test's calls left
     not yet drained would otherwise be drained into the next test's database. Set up after
     the test's database (and so torn down before it is emptied for the next test)."""
-    _drop_usage_journal()
+    _drop_journals()
     yield
-    _drop_usage_journal()
+    _drop_journals()
 
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"

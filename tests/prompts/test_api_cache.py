@@ -149,6 +149,7 @@ class TestTokenUsesOnRecord:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_hot_path_chains_without_the_caller(settings):
+    settings.AUDIT_JOURNAL = False  # the pending path (tests/audit/test_journal.py: the journal)
     settings.AUDIT_CHAIN_INTERVAL = 0
     recorder.record_pending(AuditEvent.Action.TOKEN_USED, object_id=1)
     assert not PendingEvent.objects.exists()
@@ -160,6 +161,7 @@ def test_the_hot_path_chains_without_the_caller(settings):
 def test_a_use_outside_a_transaction_is_on_record_with_every_field(settings, durable):
     settings.AUDIT_CHAIN_INTERVAL = 3600  # stays pending, as between two chainings
     settings.AUDIT_DURABLE_TOKEN_USE = durable
+    settings.AUDIT_JOURNAL = False  # the pending path (tests/audit/test_journal.py: the journal)
     recorder._last_chained = time.monotonic()
     context = recorder.Context(ip="2001:db8::7", user_agent="feature/1.0 \u00e9\u2603")
     token = recorder.set_context(context)
@@ -188,3 +190,30 @@ def test_a_use_outside_a_transaction_is_on_record_with_every_field(settings, dur
             assert cursor.fetchone()[0] == "on"
     assert recorder.chain_pending() == 1
     assert (verify.verify_chain().broken, verify.verify_chain().why) == (None, "")
+
+
+def test_an_expired_entry_is_read_again_by_one_thread_while_the_others_wait(monkeypatch):
+    import threading
+
+    reads = []
+
+    def slow_lookup(ref):
+        reads.append(ref)
+        time.sleep(0.2)  # the others arrive while this one reads
+        return f"prompt {ref}"
+
+    monkeypatch.setattr(apicache, "_lookup", slow_lookup)
+    apicache.clear()
+    read_under = apicache.sync()
+    got = []
+    threads = [
+        threading.Thread(target=lambda: got.append(apicache.prompt("summary", read_under)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["prompt summary"] * 8
+    assert reads == ["summary"]  # one read; the seven others were served what it read
+    apicache.clear()
