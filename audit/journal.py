@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DataError, transaction
+from django.db import DataError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from audit import stream
@@ -52,6 +52,42 @@ def entry(fields: dict[str, Any]) -> str:
     values = [journal_id(), *(fields[name] for name in FIELDS)]
     text = json.dumps(values, separators=(",", ":"), cls=DjangoJSONEncoder)
     return text.replace("\\u0000", "")
+
+
+# The chained events' columns, with their PostgreSQL types. Built from constant names, never
+# from input; the values are bound as one JSON array of arrays.
+_INSERTED = (
+    ("created", "timestamptz"),
+    ("actor_repr", "text"),
+    ("ip", "inet"),
+    ("user_agent", "text"),
+    ("action", "text"),
+    ("object_type", "text"),
+    ("object_id", "text"),
+    ("object_repr", "text"),
+    ("changes", "jsonb"),
+    ("prev_hash", "text"),
+    ("hash", "text"),
+    ("journal_id", "uuid"),
+)
+# One statement for the batch (the ORM's bulk insert cost half the drain's time in a profile);
+# ids are returned in the batch's order, which is the chain's.
+INSERT = (
+    f"INSERT INTO {AuditEvent._meta.db_table} "  # noqa: S608  # nosec B608
+    f"({', '.join(name for name, _ in _INSERTED)}) SELECT "
+    + ", ".join(
+        f"v->{i}" if kind == "jsonb" else f"(v->>{i})::{kind}"
+        for i, (_, kind) in enumerate(_INSERTED)
+    )
+    + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY n RETURNING id"
+)
+
+
+def _row(event: AuditEvent) -> list[Any]:
+    return [
+        event.created.isoformat() if name == "created" else getattr(event, name)
+        for name, _ in _INSERTED
+    ]
 
 
 def _event(raw: bytes) -> AuditEvent:
@@ -86,7 +122,11 @@ def _commit(entries: list[bytes]) -> int:
         if not new:
             return 0
         # Under the chain's lock, so ids follow the chain's order.
-        AuditEvent.objects.bulk_create(new, batch_size=500)
+        rows = json.dumps([_row(e) for e in new], cls=DjangoJSONEncoder)
+        with connection.cursor() as cursor:
+            cursor.execute(INSERT, [rows])
+            for event, (pk,) in zip(new, cursor.fetchall(), strict=True):
+                event.pk = pk
         head.last_hash = prev
         head.save(update_fields=["last_hash"])
         stream.publish(new)
