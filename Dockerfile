@@ -17,4 +17,4 @@ COPY . .
 RUN mkdir -p /app/var && chown console /app/var
 USER console
 EXPOSE 8000
-CMD ["gunicorn", "config.asgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "2"]
+CMD ["gunicorn", "config.asgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "uvicorn_worker.UvicornWorker"]

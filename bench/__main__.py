@@ -165,6 +165,15 @@ def main() -> None:
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
+def web_processes() -> int:
+    """How many web processes gunicorn.conf.py starts here (as in production)."""
+    import runpy
+
+    return int(
+        runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))["workers"]
+    )
+
+
 def machine() -> dict[str, str]:
     mem_kb = 0
     for line in Path("/proc/meminfo").read_text().splitlines():
@@ -204,7 +213,7 @@ def machine() -> dict[str, str]:
         "worker": (
             f"{settings.CELERY_WORKER_POOL} pool, concurrency {settings.CELERY_WORKER_CONCURRENCY}"
         ),
-        "web": "gunicorn, 2 uvicorn (ASGI) workers",
+        "web": f"gunicorn, {web_processes()} uvicorn (ASGI) workers",
     }
 
 

@@ -107,8 +107,9 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
-def gunicorn_command(port: int, workers: int) -> list[str]:
-    """The console served as in production (ASGI: gunicorn with uvicorn workers) on this port."""
+def gunicorn_command(port: int, workers: int | None = None) -> list[str]:
+    """The console served as in production (ASGI: gunicorn with uvicorn workers) on this port;
+    without `workers`, as many web processes as gunicorn.conf.py gives (WEB_CONCURRENCY)."""
     return [
         str(Path(sys.executable).parent / "gunicorn"),
         "config.asgi:application",
@@ -116,8 +117,7 @@ def gunicorn_command(port: int, workers: int) -> list[str]:
         f"127.0.0.1:{port}",
         "--worker-class",
         "uvicorn_worker.UvicornWorker",
-        "--workers",
-        str(workers),
+        *(("--workers", str(workers)) if workers else ()),
         "--log-level",
         "warning",
     ]
@@ -128,7 +128,7 @@ def start_services(
 ) -> tuple[subprocess.Popen, subprocess.Popen, int]:
     port = _free_port()
     web = subprocess.Popen(
-        gunicorn_command(port, workers=2),
+        gunicorn_command(port),
         cwd=ROOT,
         stdout=(var_dir / "web.log").open("ab"),
         stderr=subprocess.STDOUT,
