@@ -19,7 +19,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -212,6 +212,23 @@ def redis_client() -> Any | None:
     return _shared_client()
 
 
+def command(client: Any, *args: Any) -> Any:
+    """One command on a connection of the client's pool, without redis-py's command wrapper:
+    for the hot path, where its retries and bookkeeping cost as much as the round trip. A
+    failure is not retried (it raises UNREACHABLE; the caller tells the breaker and falls back).
+    """
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_command(*args)
+        return connection.read_response()
+    except BaseException:
+        connection.disconnect()  # a half-read answer must not reach the next command
+        raise
+    finally:
+        pool.release(connection)
+
+
 def _ping() -> bool:
     client = _shared_client()
     if client is None:
@@ -245,6 +262,9 @@ def banner(request: Any) -> dict[str, Any]:
     return {"background_unavailable": not available()}
 
 
+_serializer = RedisSerializer()
+
+
 class SharedVersion:
     """A value in the shared cache that changes each time something it stands for changes.
 
@@ -263,7 +283,18 @@ class SharedVersion:
     def current(self) -> str | None:
         from django.core.cache import cache
 
-        value = cache.get(self.key)
+        client = redis_client()
+        if client is None:
+            value = cache.get(self.key)  # the embedded file cache, or Redis known down
+        else:
+            # Read once per API call: one GET on the pool, stored as the cache stores it.
+            try:
+                raw = command(client, "GET", cache.make_key(self.key))
+            except UNREACHABLE as e:
+                breaker.failed(e)
+                return None
+            breaker.succeeded()
+            value = None if raw is None else _serializer.loads(raw)
         if value is None:
             if breaker.is_down():
                 return None

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from django.db import DatabaseError, DataError, IntegrityError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from config.cache import UNREACHABLE, breaker, redis_client
+from config.cache import UNREACHABLE, breaker, command, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -108,26 +108,13 @@ class Journal:
         return self._key(":rejected")
 
     def push(self, entry: str, db: BaseDatabaseWrapper) -> bool:
-        """Put an entry in the journal; False when Redis cannot take it (then the caller writes
-        it directly).
-
-        One RPUSH on a connection of the client's pool, without redis-py's command wrapper (its
-        retries and bookkeeping cost as much as the round trip here; a failure is not retried
-        but answered by the caller's direct write)."""
+        """Put an entry in the journal (one RPUSH, config.cache.command); False when Redis
+        cannot take it (then the caller writes it directly)."""
         client = redis_client()
         if client is None:
             return False
-        pool = client.connection_pool
         try:
-            redis = pool.get_connection()
-            try:
-                redis.send_command("RPUSH", self.journal_key(db), entry)
-                length = int(redis.read_response())
-            except BaseException:
-                redis.disconnect()  # a half-read answer must not reach the next command
-                raise
-            finally:
-                pool.release(redis)
+            length = int(command(client, "RPUSH", self.journal_key(db), entry))
         except UNREACHABLE as e:
             breaker.failed(e)
             return False
