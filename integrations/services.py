@@ -250,7 +250,10 @@ def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None
 def _finish(test_id: int, status: str, **fields: Any) -> bool:
     """End a test exactly once, and note the outcome on its integration."""
     with transaction.atomic():
-        test: ConnectionTest | None = runs.end(ConnectionTest, test_id, status, **fields)
+        # This transaction ends the row and notes it on the integration, or does neither.
+        test: ConnectionTest | None = runs.end(
+            ConnectionTest, test_id, status, savepoint=False, **fields
+        )
         if test is not None and test.integration_id is not None:
             _note_on_integration(test.integration_id, test, status)
     if test is None:
