@@ -29,6 +29,7 @@ from django.db import close_old_connections, transaction
 from django.http import StreamingHttpResponse
 
 from config import cache as shared_cache
+from config.reread import Reread
 
 log = logging.getLogger(__name__)
 
@@ -176,12 +177,20 @@ def status_look(
 ) -> Callable[[str], Look | None]:
     """A look at one test row (`rows` holds it): its status, and when it moved, its part.
 
+    The row is read with a statement built once for the stream (config.reread): a look runs
+    at every change of the row, on the way from the worker's commit to the page.
+
     With `text`, a row still at the status the page shows may send a `text` event too (a
     streamed answer so far; a stream sends it again only when it changed).
     """
 
+    reader: Reread | None = None
+
     def look(seen: str) -> Look | None:
-        row = rows.first()  # one query: the part is rendered from what it read
+        nonlocal reader
+        if reader is None:  # built at the first look, on a thread, and kept for the stream
+            reader = Reread(rows)
+        row = reader.first()  # one query: the part is rendered from what it read
         if row is None:
             return None
         if row.status == seen:

@@ -128,11 +128,17 @@ def finish(model: type[Any], test_id: int, status: str, **fields: Any) -> bool:
     return end(model, test_id, status, **fields) is not None
 
 
-def end(model: type[Any], test_id: int, status: str, **fields: Any) -> Any | None:
+def end(
+    model: type[Any], test_id: int, status: str, *, savepoint: bool = True, **fields: Any
+) -> Any | None:
     """finish(), giving the ended row as stored (with model.ENDED_WITH), or None if it had
-    ended already."""
+    ended already.
+
+    A caller whose own transaction fails as a whole with the end (a connection test also
+    notes the outcome on its integration) passes savepoint=False: two round trips fewer on
+    the way from the model's answer to the page."""
     heartbeats.untrack(model, test_id)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         ended = bool(
             model.objects.filter(pk=test_id)
             .exclude(status__in=model.TERMINAL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -70,6 +71,21 @@ def claim(test_id: int) -> ConnectionTest | None:
     The row is read, then claimed in one UPDATE: straight to Invoking model when the role's
     credentials are still held (AssumeRole is done before it starts), else to Assuming role.
     """
+    claimed = _claim(test_id)
+    return claimed.test if claimed is not None else None
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A test this worker took, with what the claim already worked out for its run: the values
+    to run (decrypted once) and the console's own principal."""
+
+    test: ConnectionTest
+    config: Configuration
+    principal: str
+
+
+def _claim(test_id: int) -> _Claimed | None:
     test = (
         ConnectionTest.objects.select_related("created_by")
         .filter(pk=test_id, status=Status.QUEUED)
@@ -77,15 +93,16 @@ def claim(test_id: int) -> ConnectionTest | None:
     )
     if test is None:
         return None
-    held = invoke.held_credentials(test.configuration())
+    config = test.configuration()
+    principal = client.platform_identity().arn or ""
+    held = invoke.held_credentials(config)
     status, fields = Status.ASSUMING_ROLE, {}
     if held is not None:
-        principal = client.platform_identity().arn or ""
         status, fields = Status.INVOKING, _assumed_fields(held, 0, principal, _session_name(test))
     if not runs.claim(ConnectionTest, test_id, status, **fields):
         return None
     test.status = status
-    return test
+    return _Claimed(test, config, principal)
 
 
 def _session_name(test: ConnectionTest) -> str:
@@ -114,11 +131,11 @@ def _assumed_fields(
 
 
 def run_test(test_id: int) -> None:
-    test = claim(test_id)
-    if test is None:
+    claimed = _claim(test_id)
+    if claimed is None:
         log.info("test %s was not claimed (taken or ended)", test_id)
         return
-    principal = client.platform_identity().arn or ""
+    test, config, principal = claimed.test, claimed.config, claimed.principal
     user = test.created_by
     session_name = _session_name(test)
     claimed_as = test.status
@@ -137,7 +154,6 @@ def run_test(test_id: int) -> None:
         )
         live.changed(ConnectionTest, test.pk)
 
-    config = test.configuration()
     kind = observe.CANARY if test.kind == ConnectionTest.Kind.CANARY else observe.CONNECTION_TEST
     result = invoke.call(
         config,
@@ -234,7 +250,10 @@ def _record(test: ConnectionTest, result: invoke.Result, principal: str) -> None
 def _finish(test_id: int, status: str, **fields: Any) -> bool:
     """End a test exactly once, and note the outcome on its integration."""
     with transaction.atomic():
-        test: ConnectionTest | None = runs.end(ConnectionTest, test_id, status, **fields)
+        # This transaction ends the row and notes it on the integration, or does neither.
+        test: ConnectionTest | None = runs.end(
+            ConnectionTest, test_id, status, savepoint=False, **fields
+        )
         if test is not None and test.integration_id is not None:
             _note_on_integration(test.integration_id, test, status)
     if test is None:

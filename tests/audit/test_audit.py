@@ -170,6 +170,37 @@ class TestRecorded:
         assert finished.changes["status"] == "failed"
         assert finished.changes["error_code"] == "AccessDenied"
 
+    def test_a_test_ends_with_its_event_and_its_integration_in_one_transaction(
+        self, alice, monkeypatch
+    ):
+        from django.test.utils import CaptureQueriesContext
+
+        integration = make_integration()
+        test = integration_services.start_test(integration.configuration(), alice, integration)
+        with CaptureQueriesContext(connection) as ran:
+            integration_services._finish(test.pk, ConnectionTest.Status.SUCCEEDED)
+        # One transaction (a savepoint here only because the test runs inside a transaction):
+        # ending the row and recording its event take no savepoint of their own within it.
+        opened = [q for q in ran.captured_queries if q["sql"].startswith("SAVEPOINT")]
+        assert len(opened) == 1
+        assert events(action=A.TEST_FINISHED)[-1].object_id == str(integration.pk)
+        integration.refresh_from_db()
+        assert integration.last_test_id == test.pk
+
+        # A failure after the row was ended (here: noting it on the integration) ends nothing.
+        second = integration_services.start_test(integration.configuration(), alice, integration)
+        finished = len(events(action=A.TEST_FINISHED))
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("database gone")
+
+        monkeypatch.setattr(integration_services, "_note_on_integration", broken)
+        with pytest.raises(RuntimeError):
+            integration_services._finish(second.pk, ConnectionTest.Status.SUCCEEDED)
+        second.refresh_from_db()
+        assert second.status == ConnectionTest.Status.QUEUED
+        assert len(events(action=A.TEST_FINISHED)) == finished
+
     def test_a_change_without_its_event_cannot_commit(self, monkeypatch):
         # Every tracked action is tried this way in test_tracked_actions.py.
         def broken(event):

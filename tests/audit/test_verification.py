@@ -120,3 +120,26 @@ def test_pending_events_are_chained_before_verifying():
     recorder.record_pending(A.TOKEN_USED, object_type="prompts_library.apitoken", object_id=1)
     state = verify.check()
     assert not state.is_broken and state.events_checked == AuditEvent.objects.count()
+
+
+@pytest.mark.django_db
+def test_the_alert_is_looked_up_only_where_a_page_shows_it(
+    client, alice, bob, monkeypatch, request
+):
+    verify.remember(ChainState(broken_event_id=42, problem="its content was changed"))
+    request.addfinalizer(lambda: verify.remember(ChainState()))
+    looked = []
+    real = verify.broken_alert
+    monkeypatch.setattr(verify, "broken_alert", lambda: looked.append(1) or real())
+    client.force_login(alice)
+    home = client.get("/")
+    assert 'id="audit-chain-broken"' in home.text and "event #42" in home.text
+    assert looked == [1]
+    # A part that htmx swaps in (here a test's status) has no place for the alert: no look.
+    looked.clear()
+    from django.template.loader import render_to_string
+
+    render_to_string("integrations/_badge.html", {"integration": None}, home.wsgi_request)
+    assert looked == []
+    client.force_login(bob)  # not an Administrator: never alerted
+    assert 'id="audit-chain-broken"' not in client.get("/").text

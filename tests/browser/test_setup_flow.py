@@ -75,6 +75,36 @@ def test_it_tests_saves_and_verifies(page, alice, sandbox, celery_worker):
     assert page.csp_violations == []
 
 
+def test_a_tests_answer_and_live_updates_read_the_form_once(page, alice, sandbox, celery_worker):
+    """Save follows the values on screen; the answer's parts (every field's message box) and the
+    live updates change no field, so the form is read once for them, not once per part."""
+    sign_in(page, "alice", "alice-password-long")
+    page.goto("/integrations/new/")
+    fill_step_2(page)
+    page.get_by_label("Amazon Bedrock ARN").press("Tab")
+    page.wait_for_timeout(300)  # the suggestions for the model land
+    page.evaluate(
+        """() => {
+        const Real = window.FormData;
+        window.__formReads = 0;
+        window.FormData = class extends Real {
+          constructor(...args) { super(...args); window.__formReads += 1; }
+        };
+        }"""
+    )
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#test-result").get_by_role("heading", name="Success")).to_be_visible()
+    save = page.get_by_role("button", name="Save")
+    expect(save).to_be_enabled()
+    # htmx's request, the values the Test ran, Save's look at them afterwards: a handful, not
+    # one per swapped part and per live update (well over a hundred).
+    assert page.evaluate("() => window.__formReads") <= 8
+    page.get_by_label("Model Name", exact=True).fill("Haiku 2")
+    expect(save).to_be_disabled()
+    page.get_by_label("Model Name", exact=True).fill("Haiku")
+    expect(save).to_be_enabled()
+
+
 def test_a_wrong_external_id_shows_failed_with_its_hint(page, alice, sandbox, celery_worker):
     sign_in(page, "alice", "alice-password-long")
     page.goto("/integrations/new/")
