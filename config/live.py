@@ -278,8 +278,13 @@ async def _events(
                 last_reap = now
                 await _in_pool(reap)()
                 continue
-            if the_hub is not None and wake is not None and the_hub.listening:
+            if wake is not None:
+                # Before the hub has subscribed, a look every poll interval; its subscribing
+                # wakes every stream at once (a change made before it took is looked at then).
+                timeout = (
+                    LIVE_SAFETY_SECONDS if the_hub and the_hub.listening else LIVE_POLL_SECONDS
+                )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), LIVE_SAFETY_SECONDS)
+                    await asyncio.wait_for(wake.wait(), timeout)
             else:
                 await asyncio.sleep(LIVE_POLL_SECONDS)
