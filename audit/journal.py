@@ -29,46 +29,28 @@ from django.db import DataError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from audit import stream
-from audit.models import AuditEvent, ChainHead
-from config.journal import Journal, journal_id
+from audit.models import AuditEvent, ChainHead, PendingEvent
+from config.journal import Journal, dumps, journal_id
 
-# An entry: a JSON array of the journal id, then these fields of the event, in this order.
-FIELDS = (
-    "created",
-    "actor_repr",
-    "ip",
-    "user_agent",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "changes",
-)
+# An entry: a JSON array of the journal id, then the fields a pending event stores (what
+# recorder.record_pending takes down), in the model's order.
+FIELDS = tuple(f.attname for f in PendingEvent._meta.concrete_fields if not f.primary_key)
 
 
 def entry(fields: dict[str, Any]) -> str:
-    """The entry of a pending event's fields (recorder._event_fields, with its time and actor).
-    PostgreSQL's text holds no NUL character: those are dropped here."""
-    values = [journal_id(), *(fields[name] for name in FIELDS)]
-    text = json.dumps(values, separators=(",", ":"), cls=DjangoJSONEncoder)
-    return text.replace("\\u0000", "")
+    """The entry of a pending event's fields, its time with every microsecond (DjangoJSONEncoder
+    would keep milliseconds), without NUL characters (config.journal.dumps)."""
+    values = [fields[name] for name in FIELDS]
+    values[FIELDS.index("created")] = fields["created"].isoformat()
+    return dumps([journal_id(), *values], cls=DjangoJSONEncoder)
 
 
-# The chained events' columns, with their PostgreSQL types. Built from constant names, never
-# from input; the values are bound as one JSON array of arrays.
-_INSERTED = (
-    ("created", "timestamptz"),
-    ("actor_repr", "text"),
-    ("ip", "inet"),
-    ("user_agent", "text"),
-    ("action", "text"),
-    ("object_type", "text"),
-    ("object_id", "text"),
-    ("object_repr", "text"),
-    ("changes", "jsonb"),
-    ("prev_hash", "text"),
-    ("hash", "text"),
-    ("journal_id", "uuid"),
+# The chained events' columns: the entry's fields, then the chain's, with their PostgreSQL
+# types (text where not named). Built from the model's names, never from input; the values are
+# bound as one JSON array of arrays.
+_TYPES = {"created": "timestamptz", "ip": "inet", "changes": "jsonb", "journal_id": "uuid"}
+_INSERTED = tuple(
+    (name, _TYPES.get(name, "text")) for name in (*FIELDS, "prev_hash", "hash", "journal_id")
 )
 # One statement for the batch (the ORM's bulk insert cost half the drain's time in a profile);
 # ids are returned in the batch's order, which is the chain's.

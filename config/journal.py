@@ -23,12 +23,15 @@ What holds, for every journal:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.db import DatabaseError, DataError, IntegrityError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -48,6 +51,18 @@ _RELEASE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
 LOCK_MS = 30_000
+
+
+# JSON's escape of a NUL character: a backslash-u0000 not itself escaped (a backslash written as
+# text before "u0000" is doubled, so the escape starts after an even run of backslashes).
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def dumps(values: list[Any], **options: Any) -> str:
+    """An entry's text: the values as compact JSON, without NUL characters, which PostgreSQL's
+    text cannot hold. Text that only reads like the escape (a backslash, then "u0000") stays."""
+    text = json.dumps(values, separators=(",", ":"), **options)
+    return _NUL.sub(r"\1", text) if "\\u0000" in text else text
 
 
 def journal_id() -> str:
@@ -122,14 +137,14 @@ class Journal:
         self.drainer.pushed(length)
         return True
 
-    def _commit_each(self, client: object, entries: list[bytes]) -> int:
+    def _commit_each(self, client: Any, entries: list[bytes]) -> int:
         added = 0
         for e in entries:
             try:
                 added += self.commit([e])
             except (DataError, IntegrityError) as error:
                 log.error("%s journal: an entry was refused and set aside: %s", self.name, error)
-                client.rpush(self.rejected_key(), e)  # type: ignore[attr-defined]
+                client.rpush(self.rejected_key(), e)
         return added
 
     def drain(self, seconds: float = 5.0) -> int | None:

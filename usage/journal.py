@@ -15,15 +15,13 @@ with it), or USAGE_DURABLE_RECORDS / USAGE_JOURNAL=false: the record is written 
 
 from __future__ import annotations
 
-import json
-import uuid  # noqa: F401  # tests make odd entries with it
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from config.journal import Journal, journal_id
+from config.journal import Journal, dumps, journal_id
 from usage.models import BUCKETS, RECORD_FIELDS, ROLLUP_DIMENSIONS, ROLLUP_SUMS
 
 # An entry: a JSON array of these, in this order (the record's columns, then its latency
@@ -84,10 +82,9 @@ DRAIN = "SELECT usage_drain(%s::jsonb)"
 
 
 def entry(values: list[Any]) -> str:
-    """The entry of a record: its values in ENTRY_FIELDS' order after the journal id.
-    PostgreSQL's text holds no NUL character: those are dropped here."""
-    text = json.dumps([journal_id(), *values], separators=(",", ":"), default=str)
-    return text.replace("\\u0000", "")
+    """The entry of a record: its values in ENTRY_FIELDS' order after the journal id, without
+    NUL characters (config.journal.dumps)."""
+    return dumps([journal_id(), *values], default=str)
 
 
 def _commit(entries: list[bytes]) -> int:

@@ -141,3 +141,28 @@ def test_the_journal_is_off_when_asked(settings):
     recorder._last_chained = time.monotonic()
     _uses(1)
     assert PendingEvent.objects.count() == 1 and journal.journal.pending() == 0
+
+
+def test_an_entry_keeps_the_time_to_the_microsecond_and_text_that_reads_like_a_nul(held):
+    from datetime import UTC, datetime
+
+    created = datetime(2026, 12, 1, 4, 5, 6, 123456, tzinfo=UTC)
+    fields = {
+        "created": created,
+        "actor_repr": "",
+        "ip": None,
+        "user_agent": "agent\x00/1",
+        "action": USED,
+        "object_type": "prompts_library.apitoken",
+        "object_id": "7",
+        "object_repr": "API token #7",
+        "changes": {"path": "/api/v1/prompts/a\\u0000b/invoke"},
+    }
+    held.rpush(journal.journal.journal_key(), journal.entry(fields))
+    held.delete(journal.journal.lock_key())
+    assert journal.journal.settle(5)
+    event = AuditEvent.objects.get(action=USED)
+    assert event.created == created
+    assert event.user_agent == "agent/1"  # PostgreSQL's text holds no NUL: dropped
+    assert event.changes == {"path": "/api/v1/prompts/a\\u0000b/invoke"}  # text, kept as is
+    _intact()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 
 import pytest
 from django.db import connection, transaction
@@ -90,7 +91,7 @@ def test_a_drain_repeated_after_it_committed_adds_nothing_twice(held):
 def test_a_refused_entry_is_set_aside_and_the_others_are_recorded(held, caplog):
     integration = make_integration()
     _calls(integration, 2)
-    held.rpush(journal.journal_key(), json.dumps([journal.uuid.uuid4().hex, "not a time"]))
+    held.rpush(journal.journal_key(), json.dumps([uuid.uuid4().hex, "not a time"]))
     _calls(integration, 2)
     held.delete(journal.lock_key())
     assert journal.settle(5)
