@@ -39,17 +39,27 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-def _content_length(scope: dict[str, Any]) -> int | None:
+def _body_size(scope: dict[str, Any]) -> tuple[int | None, bool]:
+    """The body's declared length (None if not given or not a number), and whether it is chunked."""
+    length, chunked = None, False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
+            length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 def limited(scope: dict[str, Any], receive: Receive) -> Receive:
-    """`receive`, giving the handler at most MAX_BODY_BYTES of body, then only the disconnect."""
+    """`receive`, giving the handler at most MAX_BODY_BYTES of body, then only the disconnect.
+
+    A body whose length is declared within the limit (the server reads no more than that), or a
+    request with no body at all, is passed through as it is.
+    """
+    declared, chunked = _body_size(scope)
+    if not chunked and (declared is None or declared <= MAX_BODY_BYTES):
+        return receive
     state = {"read": 0, "done": False}
-    declared = _content_length(scope)
 
     async def limited_receive() -> dict[str, Any]:
         if state["done"]:
