@@ -121,8 +121,8 @@ class RequestThreads:
         return RequestThread()
 
     def give_back(self, executor: RequestThread) -> None:
-        # A view still running after its request ended (the client went away and Django stopped
-        # waiting for it) keeps its thread: the next request must not queue behind it.
+        # A view still running after its request ended (its task was cancelled, as when the
+        # server stops) keeps its thread: the next request must not queue behind it.
         if executor.unfinished == 0:
             with self._lock:
                 if len(self._idle) < self.keep:
@@ -171,8 +171,9 @@ class Handler(ASGIHandler):
 
     async def handle(self, scope, receive, send):  # type: ignore[no-untyped-def]
         """Django's ASGIHandler.handle, but request_started is sent by `respond` on the request's
-        thread, and a response closed already (`respond`) is not closed again in another hop to
-        the request's thread."""
+        thread, and a response closed already (`respond`) is sent as it is: not closed again in
+        another hop to the request's thread, and without a task listening for the client's
+        disconnect (the view has run; only a streamed answer has anything left to stop)."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -191,12 +192,17 @@ class Handler(ASGIHandler):
             class RequestProcessed(Exception):
                 pass
 
-            response = None
+            response = await self.run_get_response(request)
+            if response.closed:
+                # A whole response, closed by `respond`: sent at once. Listening for the
+                # client's disconnect (a task and an exception group per request) could only
+                # stop the sending of bytes already in hand.
+                await self.send_response(response, send)
+                return
             try:
                 try:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self.listen_for_disconnect(receive))
-                        response = await self.run_get_response(request)
                         await self.send_response(response, send)
                         raise RequestProcessed
                 except* (RequestProcessed, RequestAborted):
@@ -206,9 +212,7 @@ class Handler(ASGIHandler):
                     raise exception_group.exceptions[0]  # noqa: B904  # as Django does
                 raise
 
-            if response is None:
-                await signals.request_finished.asend(sender=self.__class__)
-            elif not response.closed:
+            if not response.closed:
                 await sync_to_async(response.close)()
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
