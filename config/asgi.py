@@ -148,9 +148,11 @@ class Handler(ASGIHandler):
         self.load_middleware(is_async=False)
         self.live_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live")
         self.request_threads = RequestThreads(IDLE_REQUEST_THREADS)
+        # Built once: the thread it runs on is chosen per call (the request's executor).
+        self._respond = sync_to_async(self.respond, thread_sensitive=True)
 
     async def get_response_async(self, request: Any) -> Any:
-        return await sync_to_async(self.respond, thread_sensitive=True)(request)
+        return await self._respond(request)
 
     def respond(self, request: Any) -> Any:
         """The response; a whole one (not streamed, not a file) is also closed here.
