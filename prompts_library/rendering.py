@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from bedrock import rules
@@ -188,8 +189,13 @@ def sample_value(text: str) -> Any:
         return text
 
 
+# A published version's template is rendered at every API call: parsed once. A parsed template
+# is never changed by rendering (_walk builds a new body), so one can serve every call.
+_parsed = lru_cache(maxsize=64)(parse)
+
+
 def render(template: str, values: dict[str, Any]) -> str:
-    return parse(template).render(values)
+    return _parsed(template).render(values)
 
 
 def render_samples(template: str, samples: dict[str, str]) -> str:

@@ -166,3 +166,17 @@ def test_samples_are_typed_only_where_the_placeholder_is_a_whole_value():
         render_samples(CLAUDE, {"max_tokens": "lots", "question": "q", "customer": "x"})
     )
     assert body["max_tokens"] == "lots"
+
+
+def test_one_template_rendered_again_and_again_keeps_no_earlier_value():
+    # The parsed template serves every call of a published version: no call may see another's.
+    first = json.loads(render(CLAUDE, {"max_tokens": 5, "customer": "Ann", "question": "a?"}))
+    second = json.loads(
+        render(CLAUDE, {"max_tokens": [1], "customer": "{{question}}", "question": "b"})
+    )
+    assert first["max_tokens"] == 5 and first["messages"][0]["content"] == "a?"
+    assert second["max_tokens"] == [1] and second["system"] == "You help {{question}}."
+    assert second["messages"][0]["content"] == "b"
+    assert (
+        json.loads(render(CLAUDE, {"max_tokens": 5, "customer": "Ann", "question": "a?"})) == first
+    )
