@@ -196,6 +196,35 @@ class TestUpstream:
         r = invoke(client, prompt.slug, self.BODY, token)
         assert_error(r, 504, "upstream_timeout")
 
+    def test_a_model_that_drips_its_answer_is_504_at_the_timeout(
+        self, client, sandbox, prompt, token, settings
+    ):
+        import time
+
+        settings.PROMPTS_INVOKE_TIMEOUT = 0.5
+        invoke(client, prompt.slug, self.BODY, token)  # credentials at hand, as on a busy API
+        sandbox.state.add_fault("invoke", "drip", match="*", interval_ms=100, times=1)
+        started = time.monotonic()
+        r = invoke(client, prompt.slug, self.BODY, token)
+        assert_error(r, 504, "upstream_timeout")
+        assert time.monotonic() - started < 1.5  # not the body's whole drip (tens of seconds)
+
+    def test_a_throttled_call_retried_into_a_hang_is_504_at_the_timeout(
+        self, client, sandbox, prompt, token, settings
+    ):
+        import time
+
+        settings.PROMPTS_INVOKE_TIMEOUT = 0.5
+        invoke(client, prompt.slug, self.BODY, token)
+        # The sandbox takes the newest fault first: throttled, then the retry hangs.
+        sandbox.state.add_fault("invoke", "hang", match="*", seconds=5, times=1)
+        sandbox.state.add_fault("invoke", "throttle", match="*", times=1)
+        started = time.monotonic()
+        r = invoke(client, prompt.slug, self.BODY, token)
+        assert_error(r, 504, "upstream_timeout")
+        assert time.monotonic() - started < 2.5  # the retry's pause and one timeout, no more
+        assert invokes(sandbox) == 3  # the first call, then throttled, then the hanging retry
+
     def test_a_model_error_is_502(self, client, sandbox, prompt, token):
         sandbox.state.add_fault(
             "invoke", "error", match="*", code="ModelErrorException", status=424, times=1
