@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -432,7 +433,8 @@ def timed_out(context: observe.CallContext) -> InvokeError:
     return InvokeError("upstream_timeout", f"The model did not answer within {timeout:g} s.", 504)
 
 
-# Streamed calls run here: the event loop sends each piece while the call goes on.
+# Streamed calls run here (the event loop sends each piece while the call goes on), and calls
+# that may need STS first (so that the API stops waiting at its own timeout).
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="prompt-invoke")
 
 
@@ -512,6 +514,15 @@ class PreparedCall:
         """Make the call on this thread."""
         return _held_serve(*self._arguments())
 
+    def can_run_here(self) -> bool:
+        """Whether every model the call may reach has its credentials at hand: then no STS call
+        (bounded by the SDK's own timeouts, not the deadline) can be needed, and the deadline
+        bounds every wait of the call."""
+        return all(
+            client.held_credentials(m.role_arn, m.external_id, m.sts_endpoint) is not None
+            for m in (self.integration, *self.chain)
+        )
+
     def timed_out(self) -> InvokeError:
         return timed_out(self.context)
 
@@ -567,6 +578,16 @@ def invoke_prompt(
     Raises rendering.RenderError for bad values (before anything is sent) and InvokeError.
     """
     call = prepare_invoke(prompt, version, values, token_id)
+    if not call.can_run_here():
+        # STS may be called: on the pool, so that the API stops waiting at its timeout.
+        future = call.start()
+        recorder.write_deferred()  # the token's use goes on record while the model answers
+        try:
+            served, calls = future.result(timeout=settings.PROMPTS_INVOKE_TIMEOUT)
+        except FutureTimeout:
+            future.cancel()
+            raise call.timed_out() from None
+        return call.finish(served, calls)
     recorder.write_deferred()  # the token's use goes on record before the model is called
     # On the request's own thread, as chat completions call it: the deadline bounds every wait
     # of the call (PreparedCall._arguments), and a hop to another thread and back cost about a

@@ -225,6 +225,17 @@ class TestUpstream:
         assert time.monotonic() - started < 2.5  # the retry's pause and one timeout, no more
         assert invokes(sandbox) == 3  # the first call, then throttled, then the hanging retry
 
+    def test_a_hanging_sts_is_504_at_the_timeout(self, client, sandbox, prompt, token, settings):
+        import time
+
+        settings.PROMPTS_INVOKE_TIMEOUT = 0.5
+        sandbox.state.add_fault("sts", "hang", match="*", seconds=5, times=1)
+        started = time.monotonic()
+        r = invoke(client, prompt.slug, self.BODY, token)  # no credentials yet: STS is called
+        assert_error(r, 504, "upstream_timeout")
+        assert time.monotonic() - started < 1.5  # not STS's own read timeout
+        assert invokes(sandbox) == 0
+
     def test_a_model_error_is_502(self, client, sandbox, prompt, token):
         sandbox.state.add_fault(
             "invoke", "error", match="*", code="ModelErrorException", status=424, times=1
