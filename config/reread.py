@@ -6,8 +6,9 @@ anew at each evaluation: for that five-table read, about as long again as runnin
 statement does not change between looks, so `Reread` builds it once and, at each `first()`,
 runs it and builds the instances as Django's ModelIterable does (select_related included).
 
-`update_and_read` uses the same reading for a row changed and read back in one statement: the
-end of a test, between the model's answer and the page.
+A reader built once also reads other rows of its table, without building its statement again:
+`first_matching` (a worker's claim reads its queued test so), and `update_and_read`, a row changed
+and read back in one statement (the end of a test, between the model's answer and the page).
 """
 
 from __future__ import annotations
@@ -50,6 +51,35 @@ class Reread:
     def first(self) -> Any | None:
         return self.first_of(self.sql, self.params)
 
+    def first_matching(self, **equal: Any) -> Any | None:
+        """The first of the rows whose fields equal these values (with select_related's rows),
+        with the statement built once: on PostgreSQL the rows' SELECT is written here and
+        stands for the table in the reader's statement (first_among); elsewhere the queryset
+        is filtered and built anew."""
+        if not self.tables.count(self.model._meta.db_table) == 1:
+            raise ValueError("first_matching reads the model's rows, once")
+        if connections[self.db].vendor != "postgresql":
+            return Reread(self.rows.filter(**equal)).first()
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        meta = self.model._meta
+        fields = [meta.pk if name == "pk" else meta.get_field(name) for name in equal]
+        where = " AND ".join(f"{quote(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+        rows = f"SELECT * FROM {quote(meta.db_table)} WHERE {where}"  # noqa: S608  # nosec B608
+        values = [
+            f.get_db_prep_value(v, connection)  # type: ignore[union-attr]
+            for f, v in zip(fields, equal.values(), strict=True)
+        ]
+        return self.first_among(rows, values)
+
+    def first_among(self, rows: str, params: Any) -> Any | None:
+        """The first row of this reader's statement over `rows`: a statement giving rows of the
+        model's table, all their columns (a SELECT *, an UPDATE ... RETURNING *). It runs as a
+        WITH named like the table, which stands for the table in the reader's statement
+        (PostgreSQL; the reader must read its own table once, with no filter of its own)."""
+        name = connections[self.db].ops.quote_name(self.model._meta.db_table)
+        return self.first_of(f"WITH {name} AS ({rows}) {self.sql}", (*params, *self.params))
+
     def first_of(self, statement: str, params: Any) -> Any | None:
         """The first row of `statement`, which selects what this reader's statement selects."""
         connection = connections[self.db]  # this thread's
@@ -88,9 +118,7 @@ def update_and_read(rows: QuerySet[Any], values: dict[str, Any], reader: Reread)
     update = cast(sql.UpdateQuery, rows.query.chain(sql.UpdateQuery))
     update.add_update_values(values)
     update_sql, update_params = update.get_compiler(using=rows.db).as_sql()
-    name = connection.ops.quote_name(model._meta.db_table)
-    statement = f"WITH {name} AS ({update_sql} RETURNING *) {reader.sql}"  # nosec B608
-    return reader.first_of(statement, (*update_params, *reader.params))
+    return reader.first_among(f"{update_sql} RETURNING *", update_params)
 
 
 def update_then_read(rows: QuerySet[Any], values: dict[str, Any], reader: Reread) -> Any | None:

@@ -73,8 +73,8 @@ def ended_reader():
     )
 
 
-def running_test(alice):
-    integration = make_integration()
+def running_test(alice, integration=None):
+    integration = integration or make_integration()
     test = ConnectionTest(integration=integration, created_by=alice, status="invoking")
     test.apply(integration.configuration())
     test.save()
@@ -121,3 +121,25 @@ def test_it_refuses_a_reader_of_another_model_or_of_its_table_twice():
     twice = Reread(ConnectionTest.objects.select_related("integration__last_test"))
     with pytest.raises(ValueError):
         update_and_read(ConnectionTest.objects.filter(pk=1), {"status": "failed"}, twice)
+
+
+@pytest.mark.django_db
+def test_it_reads_a_row_by_its_fields_with_the_statement_built_once(
+    alice, monkeypatch, django_assert_num_queries
+):
+    test = running_test(alice)
+    other = running_test(alice, test.integration)
+    reader = Reread(ConnectionTest.objects.select_related("created_by"))
+    built = []
+    real = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler, "as_sql", lambda self, *a, **k: built.append(1) or real(self, *a, **k)
+    )
+    with django_assert_num_queries(1):
+        row = reader.first_matching(pk=test.pk, status="invoking")
+        assert row.created_by.get_username() == "alice"
+    if connection.vendor == "postgresql":
+        assert built == []
+    assert values(row) == values(ConnectionTest.objects.get(pk=test.pk))
+    assert reader.first_matching(pk=other.pk, status="invoking").pk == other.pk
+    assert reader.first_matching(pk=test.pk, status="queued") is None
