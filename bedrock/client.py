@@ -231,13 +231,20 @@ def _sign_headers(request: Any, **_: Any) -> None:
 # --- platform identity -------------------------------------------------------------------
 
 IDENTITY_CACHE_KEY = "aws:platform-identity"
+# A process keeps the identity it found for this long, asking no one: the worker looks at it for
+# every test it runs. It comes from the process's own credentials, which the shared cache keeps
+# for a day already.
+IDENTITY_KEPT_SECONDS = 60.0
+# (cache key, monotonic time until which it holds, the identity)
+_identity: tuple[str, float, Identity] | None = None
 
 
 def reset_caches(*, clients: bool = False) -> None:
     """Forget the cached credentials and platform identity; with clients, the boto3 session and
     clients too (they read the environment's credentials when made). For tests."""
-    global _session
+    global _session, _identity
     _creds.clear()
+    _identity = None
     cache.delete(IDENTITY_CACHE_KEY)
     if clients:
         with _session_lock:
@@ -246,10 +253,20 @@ def reset_caches(*, clients: bool = False) -> None:
 
 
 def platform_identity() -> Identity:
-    """Who the console is in AWS (the Principal for trust policies), looked up once and cached."""
+    """Who the console is in AWS (the Principal for trust policies), looked up once and cached;
+    an identity found (not an error) is also kept in the process for IDENTITY_KEPT_SECONDS."""
+    global _identity
+    kept = _identity
+    if kept is not None and kept[0] == IDENTITY_CACHE_KEY and time.monotonic() < kept[1]:
+        return kept[2]
     cached = cache.get(IDENTITY_CACHE_KEY)
-    if cached is not None:
-        return Identity(**cached)
+    identity = Identity(**cached) if cached is not None else _look_up_identity()
+    if identity.arn:
+        _identity = (IDENTITY_CACHE_KEY, time.monotonic() + IDENTITY_KEPT_SECONDS, identity)
+    return identity
+
+
+def _look_up_identity() -> Identity:
     try:
         reply = get_client("sts", None, None).get_caller_identity()
         identity = Identity(arn=reply["Arn"], account=reply["Account"])

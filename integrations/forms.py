@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.db.models import Count, Q
 from django.http import QueryDict
 
 from bedrock import arns, endpoints, invoke, policies, rules
@@ -276,20 +279,32 @@ class IntegrationForm(forms.Form):
             if warning:
                 self.warnings["endpoint"] = warning
         provider, name = data.get("provider_name"), data.get("model_name")
-        if provider and name:
-            clash = BedrockModel.objects.filter(provider__name__iexact=provider, name__iexact=name)
-            if self.instance is not None:
-                clash = clash.exclude(pk=self.instance.pk)
-            if clash.exists():
-                self.add_error("model_name", f"{provider} already has a model named {name}.")
         api_name = data.get("api_name")
-        if api_name:
-            taken = BedrockModel.objects.filter(api_name=api_name)
-            if self.instance is not None:
-                taken = taken.exclude(pk=self.instance.pk)
-            if taken.exists():
-                self.add_error("api_name", f"Another integration is called {api_name} already.")
+        taken = self._names_taken(provider, name, api_name)
+        if "model_name" in taken:
+            self.add_error("model_name", f"{provider} already has a model named {name}.")
+        if "api_name" in taken:
+            self.add_error("api_name", f"Another integration is called {api_name} already.")
         return data
+
+    def _names_taken(
+        self, provider: str | None, name: str | None, api_name: str | None
+    ) -> set[str]:
+        """Which of the names another integration has already: its provider and model name
+        ("model_name"), its API model name ("api_name"). One query for both (a Test asks it
+        on its way to the worker)."""
+        names: dict[str, Q] = {}
+        if provider and name:
+            names["model_name"] = Q(provider__name__iexact=provider, name__iexact=name)
+        if api_name:
+            names["api_name"] = Q(api_name=api_name)
+        if not names:
+            return set()
+        others = BedrockModel.objects.filter(functools.reduce(operator.or_, names.values()))
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        counts = others.aggregate(**{k: Count("pk", filter=q) for k, q in names.items()})
+        return {k for k, n in counts.items() if n}
 
     def errors_besides_prices(self) -> bool:
         """Whether a field a Test needs has an error (a bad price or API model name does not

@@ -28,6 +28,7 @@ from django.utils import timezone
 from audit import recorder
 from config import cache as shared_cache
 from config import live
+from config.reread import Reread, update_and_read
 
 if TYPE_CHECKING:
     from integrations.models import TestRun
@@ -139,17 +140,30 @@ def end(
     the way from the model's answer to the page."""
     heartbeats.untrack(model, test_id)
     with transaction.atomic(savepoint=savepoint):
-        ended = bool(
-            model.objects.filter(pk=test_id)
-            .exclude(status__in=model.TERMINAL)
-            .update(status=status, finished=timezone.now(), **fields)
+        # The row is ended and read back (with what its audit event names) in one statement.
+        test = update_and_read(
+            model.objects.filter(pk=test_id).exclude(status__in=model.TERMINAL),
+            {"status": status, "finished": timezone.now(), **fields},
+            _ended_reader(model),
         )
-        if not ended:
+        if test is None:
             return None
-        test = model._base_manager.select_related(*model.ENDED_WITH).get(pk=test_id)
         recorder.record(Action.TEST_FINISHED, *test.audit_subject(), user=test.created_by)
         live.changed(model, test_id)
     return test
+
+
+_ended_readers: dict[type[Any], Reread] = {}
+
+
+def _ended_reader(model: type[Any]) -> Reread:
+    """How an ended test is read back: with what its audit event names (built once)."""
+    reader = _ended_readers.get(model)
+    if reader is None:
+        reader = _ended_readers[model] = Reread(
+            model._base_manager.select_related(*model.ENDED_WITH)
+        )
+    return reader
 
 
 def reap(tests: models.QuerySet[Any], finish: Finish) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from django.db.models import Q
 from audit import recorder
 from bedrock import client, invoke, observe, policies
 from config import live
+from config.reread import Reread
 from integrations import cooldown, fallbacks, runs
 from integrations.models import BedrockModel, Configuration, ConnectionTest, Provider
 from usage import prices as usage_prices
@@ -85,12 +87,14 @@ class _Claimed:
     principal: str
 
 
+@functools.cache
+def _queued_reader() -> Reread:
+    """How the claim reads a queued test, with who started it: its statement built once."""
+    return Reread(ConnectionTest.objects.select_related("created_by"))
+
+
 def _claim(test_id: int) -> _Claimed | None:
-    test = (
-        ConnectionTest.objects.select_related("created_by")
-        .filter(pk=test_id, status=Status.QUEUED)
-        .first()
-    )
+    test = _queued_reader().first_matching(pk=test_id, status=Status.QUEUED)
     if test is None:
         return None
     config = test.configuration()

@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import itertools
 import json
 from typing import Any
@@ -19,6 +20,7 @@ from bedrock import arns, client, endpoints, families, invoke, policies, regions
 from bedrock.regions import partition_for_region
 from bedrock.values import InvalidValue
 from config import live, params
+from config.reread import Reread
 from integrations import fallbacks, paging, services
 from integrations.forms import (
     FallbacksForm,
@@ -209,10 +211,9 @@ def test(request: HttpRequest) -> HttpResponse:
     integration = None
     integration_id = params.id_param(request.POST, "integration")
     if integration_id is not None:
-        # With its provider: the form and the test's audit event name it.
-        integration = get_object_or_404(
-            BedrockModel.objects.select_related("provider"), pk=integration_id
-        )
+        integration = _tested_integration().first_matching(pk=integration_id)
+        if integration is None:
+            raise Http404
     form = IntegrationForm(request.POST, instance=integration)
     context: dict[str, Any] = {"form": form, "test": None, "queue_error": None}
     # A bad price or API model name shows beside its field, but they are not tested: the Test
@@ -231,6 +232,13 @@ def test(request: HttpRequest) -> HttpResponse:
                 "your values are still in the form. Try again in a moment."
             )
     return render(request, "integrations/test_outcome.html", context)
+
+
+@functools.cache
+def _tested_integration() -> Reread:
+    """How a Test reads the integration it tests, with its provider (the form and the test's
+    audit event name it): a statement built once, as a Test is on its way to the worker."""
+    return Reread(BedrockModel.objects.select_related("provider"))
 
 
 @roles.require(roles.RUN_TESTS)

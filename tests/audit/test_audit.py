@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from audit import recorder, verify
-from audit.models import AuditEvent
+from audit.models import GENESIS, AuditEvent, ChainHead
 from integrations import services as integration_services
 from integrations.models import BedrockModel, ConnectionTest, Provider
 from prompts_library import services as prompt_services
@@ -230,6 +230,32 @@ class TestChain:
         with pytest.raises(CommandError, match=f"#{ids[2]} "):
             call_command("verify_audit_chain")
         AuditEvent.objects.filter(pk=ids[-1]).delete()
+
+    def test_an_event_is_appended_in_two_statements(self, alice, django_assert_num_queries):
+        if connection.vendor != "postgresql":
+            pytest.skip("elsewhere: the ORM's three statements")
+        before = ChainHead.objects.get(pk=1).last_hash
+        # The head locked and read; the event inserted and the head moved to it.
+        with django_assert_num_queries(2):
+            event = recorder.record(
+                A.EXPORT, object_type="test", object_id="one", changes={"n": [1, "é"]}, user=alice
+            )
+        assert event.prev_hash == before
+        assert ChainHead.objects.get(pk=1).last_hash == event.hash
+        stored = AuditEvent.objects.get(pk=event.pk)
+        assert stored.hash == event.hash == stored.compute_hash()
+        assert (stored.actor, stored.created, stored.changes) == (
+            alice,
+            event.created,
+            {"n": [1, "é"]},
+        )
+        assert verify.verify_chain().broken is None
+
+    def test_a_missing_head_is_made_again(self):
+        ChainHead.objects.all().delete()
+        event = recorder.record(A.EXPORT, object_type="test", object_id="after")
+        assert event.prev_hash == GENESIS
+        assert ChainHead.objects.get(pk=1).last_hash == event.hash
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,6 +5,7 @@ import re
 import uuid
 
 import pytest
+from django.core.cache import cache as django_cache
 
 from integrations.models import Provider
 
@@ -71,6 +72,32 @@ class TestNewPage:
         finally:
             sts.meta.events.unregister("before-call.sts.GetCallerIdentity", count)
         assert calls == ["GetCallerIdentity"]
+
+    def test_a_process_keeps_the_identity_it_found(self, sandbox, monkeypatch):
+        from bedrock import client
+
+        monkeypatch.setattr(client, "IDENTITY_CACHE_KEY", f"identity-{uuid.uuid4().hex}")
+        asked: list[str] = []
+
+        class Counting:
+            def get(self, key, *args):
+                asked.append(key)
+                return django_cache.get(key, *args)
+
+            def set(self, *args, **kwargs):
+                return django_cache.set(*args, **kwargs)
+
+            def delete(self, key):
+                return django_cache.delete(key)
+
+        monkeypatch.setattr(client, "cache", Counting())
+        found = client.platform_identity()
+        assert found.arn and len(asked) == 1
+        assert client.platform_identity() == found and len(asked) == 1  # kept: not asked
+        monkeypatch.setattr(client, "IDENTITY_KEPT_SECONDS", 0.0)
+        client.reset_caches()
+        assert client.platform_identity() == found and len(asked) == 2  # forgotten: asked
+        assert client.platform_identity() == found and len(asked) == 3  # not kept any longer
 
     def test_it_says_unknown_without_platform_credentials(self, alice_client, sandbox, monkeypatch):
         from bedrock import client

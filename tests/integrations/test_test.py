@@ -7,6 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from integrations.models import ConnectionTest
 from tests.conftest import wait_for_test
+from tests.integrations.fixtures import make_integration
 from tests.integrations.helpers import form_data, fresh_role
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -169,6 +170,24 @@ class TestValidation:
         errors = r.text.split(f'id="errors-{field}" hx-swap-oob="true">')[1].split("</div>")[0]
         assert 'class="error"' in errors
         assert message.lower() in errors.lower()
+
+    def test_a_test_of_a_saved_integration_is_filed_under_it(self, alice_client, alice):
+        integration = make_integration(name="Saved", tested=False)
+        data = form_data(integration=str(integration.pk), model_name="Saved")
+        r = alice_client.post("/integrations/test/", data, **HTMX)
+        assert r.status_code == 200
+        test = ConnectionTest.objects.get()
+        assert (test.integration, test.created_by) == (integration, alice)
+        started = AuditEvent.objects.filter(action=AuditEvent.Action.TEST_STARTED).last()
+        assert (started.object_id, started.object_repr) == (str(integration.pk), str(integration))
+
+    def test_a_test_of_an_integration_that_is_gone_is_not_found(self, alice_client):
+        integration = make_integration(name="Gone", tested=False)
+        gone = integration.pk
+        integration.delete()
+        r = alice_client.post("/integrations/test/", form_data(integration=str(gone)), **HTMX)
+        assert r.status_code == 404
+        assert ConnectionTest.objects.count() == 0
 
     def test_it_refuses_oversized_request_json(self, alice_client):
         body = json.dumps({"messages": "x" * (1024 * 1024)})
