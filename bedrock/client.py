@@ -235,8 +235,8 @@ IDENTITY_CACHE_KEY = "aws:platform-identity"
 # every test it runs. It comes from the process's own credentials, which the shared cache keeps
 # for a day already.
 IDENTITY_KEPT_SECONDS = 60.0
-# (cache key, monotonic time until which it holds, the identity)
-_identity: tuple[str, float, Identity] | None = None
+# (monotonic time until which it holds, the identity)
+_identity: tuple[float, Identity] | None = None
 
 
 def reset_caches(*, clients: bool = False) -> None:
@@ -257,12 +257,12 @@ def platform_identity() -> Identity:
     an identity found (not an error) is also kept in the process for IDENTITY_KEPT_SECONDS."""
     global _identity
     kept = _identity
-    if kept is not None and kept[0] == IDENTITY_CACHE_KEY and time.monotonic() < kept[1]:
-        return kept[2]
+    if kept is not None and time.monotonic() < kept[0]:
+        return kept[1]
     cached = cache.get(IDENTITY_CACHE_KEY)
     identity = Identity(**cached) if cached is not None else _look_up_identity()
     if identity.arn:
-        _identity = (IDENTITY_CACHE_KEY, time.monotonic() + IDENTITY_KEPT_SECONDS, identity)
+        _identity = (time.monotonic() + IDENTITY_KEPT_SECONDS, identity)
     return identity
 
 
